@@ -1,0 +1,13 @@
+//! The mesh engine: the spec language, the dependency graph, and the plan/apply loop.
+//!
+//! It owns parsing HCL spec directories into a validated configuration, evaluating expressions
+//! with unknown and sensitive marks, building the resource-instance graph, diffing it against
+//! prior state into a plan, and walking that plan through providers. It must not know any cloud:
+//! Azure, Kubernetes and PKI live in provider crates that implement [`provider::Provider`]; the
+//! engine only sees schemas and request/response data.
+#![deny(missing_docs)]
+
+pub mod diagnostics;
+pub mod functions;
+pub mod provider;
+pub mod value;
