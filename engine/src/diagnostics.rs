@@ -261,7 +261,10 @@ pub fn display_path(path: &Path, base: &Path) -> PathBuf {
 }
 
 /// "did you mean" for a misspelt name among candidates.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))

@@ -7,7 +7,14 @@
 //! engine only sees schemas and request/response data.
 #![deny(missing_docs)]
 
+pub mod address;
+pub mod builtin;
+pub mod config;
 pub mod diagnostics;
+pub mod eval;
+pub mod evaluation;
+pub mod format;
 pub mod functions;
+pub mod plan;
 pub mod provider;
 pub mod value;

@@ -202,7 +202,9 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
             serde_json::Value::String(s) => Value::String(s.clone()),
-            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(items) => {
+                Value::List(items.iter().map(Value::from_json).collect())
+            }
             serde_json::Value::Object(map) => Value::Map(
                 map.iter()
                     .map(|(k, v)| (k.clone(), Value::from_json(v)))
@@ -219,7 +221,9 @@ impl Value {
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => number_to_json(*n),
             Value::String(s) => serde_json::Value::String(s.clone()),
-            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            }
             Value::Map(map) => serde_json::Value::Object(
                 map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
             ),
@@ -276,8 +280,9 @@ impl Value {
     }
 }
 
-/// One step of a path into a value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// One step of a path into a value; serialised as a string (key) or a number (index).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum PathStep {
     /// A map key or attribute name.
     Key(String),
@@ -316,7 +321,12 @@ pub fn paths_of(value: &Value, kind: MarkKind) -> Vec<Vec<PathStep>> {
     out
 }
 
-fn collect_paths(value: &Value, kind: MarkKind, at: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
+fn collect_paths(
+    value: &Value,
+    kind: MarkKind,
+    at: &mut Vec<PathStep>,
+    out: &mut Vec<Vec<PathStep>>,
+) {
     match (value, kind) {
         (Value::Unknown, MarkKind::Unknown) => out.push(at.clone()),
         (Value::Sensitive(_), MarkKind::Sensitive) => out.push(at.clone()),
@@ -402,14 +412,23 @@ mod tests {
             unknown: true,
             sensitive: true,
         };
-        assert_eq!(marks.apply(Value::Null), Value::Sensitive(Box::new(Value::Unknown)));
+        assert_eq!(
+            marks.apply(Value::Null),
+            Value::Sensitive(Box::new(Value::Unknown))
+        );
     }
 
     #[test]
     fn sensitive_paths_round_trip() {
         let mut v = Value::Map(BTreeMap::from([
             ("a".into(), Value::string("x").into_sensitive()),
-            ("b".into(), Value::List(vec![Value::Number(1.0), Value::string("s").into_sensitive()])),
+            (
+                "b".into(),
+                Value::List(vec![
+                    Value::Number(1.0),
+                    Value::string("s").into_sensitive(),
+                ]),
+            ),
         ]));
         let paths = paths_of(&v, MarkKind::Sensitive);
         assert_eq!(paths.len(), 2);
@@ -425,7 +444,10 @@ mod tests {
 
     #[test]
     fn display_hides_sensitive() {
-        let v = Value::List(vec![Value::string("secret").into_sensitive(), Value::Number(2.5)]);
+        let v = Value::List(vec![
+            Value::string("secret").into_sensitive(),
+            Value::Number(2.5),
+        ]);
         assert_eq!(v.to_string(), "[(sensitive value), 2.5]");
         assert_eq!(format_number(3.0), "3");
     }

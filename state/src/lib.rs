@@ -1,1 +1,34 @@
-//! placeholder
+//! The mesh state: what mesh believes exists in the world after the last apply.
+//!
+//! This crate owns the state model ([`StateDocument`], a versioned JSON
+//! document with a serial and a lineage, holding per resource instance its
+//! provider, type, attributes, recorded dependencies and sensitive paths) and
+//! the local backend ([`LocalBackend`]): loading, atomic saving with a backup of
+//! the previous snapshot, and an exclusive lock ([`StateLock`]) naming its
+//! holder, with stale-lock detection and [`force_unlock`].
+//!
+//! It must not know anything of HCL, providers or clouds: attributes are opaque
+//! JSON values and provider names are plain strings. Planning, diffing and
+//! evaluating belong to the engine; printing and flags belong to the CLI.
+
+#![deny(missing_docs)]
+// `StateError::Locked` carries the holder's `LockInfo` by value (part of the
+// public API); errors are rare and off the hot path, so their size is fine.
+#![allow(clippy::result_large_err)]
+
+mod address;
+pub mod document;
+mod error;
+pub mod local;
+pub mod lock;
+mod lockfile;
+mod sys;
+
+pub use address::address_matches;
+pub use document::{
+    OutputState, PathStep, ResourceInstanceState, ResourceMode, StateDocument, FORMAT_VERSION,
+    WRITER_VERSION,
+};
+pub use error::StateError;
+pub use local::LocalBackend;
+pub use lock::{force_unlock, lock_is_stale, read_lock, LockInfo, StateLock, UNREADABLE_LOCK_ID};

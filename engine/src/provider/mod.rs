@@ -135,8 +135,14 @@ pub trait Provider: Send + Sync {
             .resources
             .get(&request.resource_type)
             .cloned()
-            .ok_or_else(|| ProviderError::new(format!("unknown resource type {}", request.resource_type)))?;
-        Ok(default_plan(&schema.block, request.prior.as_ref(), &request.config))
+            .ok_or_else(|| {
+                ProviderError::new(format!("unknown resource type {}", request.resource_type))
+            })?;
+        Ok(default_plan(
+            &schema.block,
+            request.prior.as_ref(),
+            &request.config,
+        ))
     }
 
     /// Create the resource; return its full state. On error after the object was created
@@ -155,13 +161,17 @@ pub trait Provider: Send + Sync {
     /// Import an existing object by its provider-specific ID; return its state, or `None`.
     async fn import(&self, resource_type: &str, id: &str) -> Result<Option<Value>, ProviderError> {
         let _ = id;
-        Err(ProviderError::new(format!("{resource_type} does not support import")))
+        Err(ProviderError::new(format!(
+            "{resource_type} does not support import"
+        )))
     }
 
     /// Read a data source. The config is fully known.
     async fn read_data(&self, data_type: &str, config: Value) -> Result<Value, ProviderError> {
         let _ = config;
-        Err(ProviderError::new(format!("unknown data source {data_type}")))
+        Err(ProviderError::new(format!(
+            "unknown data source {data_type}"
+        )))
     }
 }
 

@@ -71,7 +71,10 @@ pub struct AttributeSchema {
     /// Never shown in plans or logs.
     pub sensitive: bool,
     /// Used when the user does not set it.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_default")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_default"
+    )]
     pub default: Option<Value>,
     /// What it is, for docs.
     pub description: String,
@@ -119,7 +122,10 @@ impl AttributeSchema {
 
     /// True when the provider may fill it in.
     pub fn is_computed(&self) -> bool {
-        matches!(self.presence, Presence::Computed | Presence::OptionalComputed)
+        matches!(
+            self.presence,
+            Presence::Computed | Presence::OptionalComputed
+        )
     }
 }
 

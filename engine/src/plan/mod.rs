@@ -1,0 +1,214 @@
+//! The plan: plain, serialisable data saying what apply will do.
+//!
+//! A [`Plan`] is produced by [`walk::plan`] and executed by [`crate::apply`]. Saved with
+//! `mesh plan -out FILE`, it records the state serial and lineage it was made against, and a
+//! digest of the configuration, so that `mesh apply FILE` can refuse a stale plan.
+
+mod marked;
+mod order;
+pub mod walk;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use marked::MarkedValue;
+pub use order::{config_order, ConfigNode};
+
+use crate::config::ResourceMode;
+use crate::value::{PathStep, Value};
+
+/// The version of the saved-plan and JSON plan formats.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// What a plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanMode {
+    /// Converge on the configuration.
+    #[default]
+    Normal,
+    /// Destroy everything in state.
+    Destroy,
+}
+
+/// What happens to one resource instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Nothing.
+    NoOp,
+    /// Create.
+    Create,
+    /// Read a data source during apply.
+    Read,
+    /// Update in place.
+    Update,
+    /// Destroy, then create the replacement.
+    DeleteThenCreate,
+    /// Create the replacement, then destroy the old object.
+    CreateThenDelete,
+    /// Destroy.
+    Delete,
+}
+
+impl Action {
+    /// True for either kind of replacement.
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+
+    /// The symbol used in human plans.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Read => "<=",
+            Action::Update => "~",
+            Action::DeleteThenCreate => "-/+",
+            Action::CreateThenDelete => "+/-",
+            Action::Delete => "-",
+        }
+    }
+}
+
+/// The planned change of one resource instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    /// Full instance address.
+    pub address: String,
+    /// Module instance prefix (`module.a.` or empty).
+    pub module: String,
+    /// Managed or data.
+    pub mode: ResourceMode,
+    /// Resource type.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// Resource name.
+    pub name: String,
+    /// Provider name.
+    pub provider: String,
+    /// What happens.
+    pub action: Action,
+    /// Why, when it is not obvious ("requested with -replace", "no longer in configuration").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The current object (null for create).
+    pub before: MarkedValue,
+    /// The planned object (null for delete), unknowns marked.
+    pub after: MarkedValue,
+    /// Attribute paths that force replacement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace_paths: Vec<Vec<PathStep>>,
+    /// Instances this one depends on (for ordering and for state).
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    /// lifecycle.create_before_destroy.
+    #[serde(default)]
+    pub create_before_destroy: bool,
+}
+
+impl ResourceChange {
+    /// The module path plus `type.name` (or `data.type.name`), without the instance key.
+    pub fn resource_address(&self) -> String {
+        let data = if self.mode == ResourceMode::Data { "data." } else { "" };
+        format!("{}{data}{}.{}", self.module, self.resource_type, self.name)
+    }
+}
+
+/// The planned value of one root output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputChange {
+    /// Previous value from state (null when new).
+    pub before: MarkedValue,
+    /// Planned value.
+    pub after: MarkedValue,
+    /// Declared sensitive.
+    pub sensitive: bool,
+    /// Removed from the configuration.
+    #[serde(default)]
+    pub removed: bool,
+}
+
+/// The state a plan was made against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StateRef {
+    /// State lineage (None when there was no state).
+    pub lineage: Option<String>,
+    /// State serial.
+    pub serial: u64,
+}
+
+/// A complete plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// [`PLAN_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The mesh version that made it.
+    pub mesh_version: String,
+    /// Normal or destroy.
+    pub mode: PlanMode,
+    /// The state it was made against.
+    pub prior_state: StateRef,
+    /// Digest of the spec files and variable values.
+    pub config_digest: String,
+    /// Root variable values used, to evaluate the same configuration at apply.
+    pub variables: BTreeMap<String, MarkedValue>,
+    /// Instance changes, sorted by address; no-ops included.
+    pub changes: Vec<ResourceChange>,
+    /// Root outputs.
+    pub outputs: BTreeMap<String, OutputChange>,
+    /// `-target` addresses, if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    /// Warnings found while planning.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Counts for the closing line of a plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChangeSummary {
+    /// Creates, including the create half of replacements.
+    pub add: usize,
+    /// In-place updates.
+    pub change: usize,
+    /// Deletes, including the delete half of replacements.
+    pub destroy: usize,
+}
+
+impl Plan {
+    /// Add/change/destroy counts over managed resources.
+    pub fn summary(&self) -> ChangeSummary {
+        let mut s = ChangeSummary::default();
+        for c in self.changes.iter().filter(|c| c.mode == ResourceMode::Managed) {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Delete => s.destroy += 1,
+                Action::DeleteThenCreate | Action::CreateThenDelete => {
+                    s.add += 1;
+                    s.destroy += 1;
+                }
+                Action::NoOp | Action::Read => {}
+            }
+        }
+        s
+    }
+
+    /// True when applying would change any resource or output.
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+            || self.outputs.values().any(|o| o.removed || o.before != o.after)
+    }
+
+    /// The change for an address.
+    pub fn change(&self, address: &str) -> Option<&ResourceChange> {
+        self.changes.iter().find(|c| c.address == address)
+    }
+
+    /// Root variable values with their marks.
+    pub fn variable_values(&self) -> BTreeMap<String, Value> {
+        self.variables.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()
+    }
+}

@@ -1,0 +1,355 @@
+//! The state document: a versioned JSON snapshot of every resource instance.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::StateError;
+
+/// The state file format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The version of mesh recorded in state files and locks (informative).
+pub const WRITER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A whole state snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateDocument {
+    /// The file format version, [`FORMAT_VERSION`] when written by this build.
+    pub format_version: u32,
+    /// Incremented by the caller on every save that changes the state.
+    pub serial: u64,
+    /// A UUID (v4) set once when the state is first created; a different
+    /// lineage means a different state, not a newer one.
+    pub lineage: String,
+    /// The version of mesh that wrote this snapshot (informative).
+    pub mesh_version: String,
+    /// Root module outputs by name.
+    pub outputs: BTreeMap<String, OutputState>,
+    /// Every resource instance object; sorted by address when saved.
+    pub resources: Vec<ResourceInstanceState>,
+}
+
+/// A recorded root module output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputState {
+    /// The output's value.
+    pub value: serde_json::Value,
+    /// Whether the value must be hidden in user-facing output.
+    pub sensitive: bool,
+}
+
+/// Whether an instance is a managed resource or a data source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceMode {
+    /// A `resource` block: created, updated and destroyed by mesh.
+    Managed,
+    /// A `data` block: only read.
+    Data,
+}
+
+/// One object of a resource instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceInstanceState {
+    /// The instance address, e.g. `module.net["a"].mesh_data.x[0]`.
+    pub address: String,
+    /// Managed resource or data source.
+    pub mode: ResourceMode,
+    /// The provider's name, e.g. `mesh`.
+    pub provider: String,
+    /// The resource type, e.g. `mesh_data`.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// The attributes as last known, opaque to this crate.
+    pub attributes: serde_json::Value,
+    /// Paths into `attributes` whose values are sensitive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_paths: Vec<Vec<PathStep>>,
+    /// Addresses of the instances (or resources) this one depends on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    /// Whether replacement creates the new object before destroying the old.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+    /// Set on a deposed object left by a failed create-before-destroy
+    /// replacement; `None` for the current object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposed: Option<String>,
+}
+
+/// One step of a path into an attribute value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PathStep {
+    /// An object key.
+    Key(String),
+    /// A list index.
+    Index(u64),
+}
+
+/// Just enough of a state file to decide whether it can be read at all.
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default)]
+    format_version: Option<u32>,
+}
+
+impl Default for StateDocument {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StateDocument {
+    /// An empty state: serial 0 and a fresh lineage.
+    pub fn new() -> Self {
+        StateDocument {
+            format_version: FORMAT_VERSION,
+            serial: 0,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            mesh_version: WRITER_VERSION.to_string(),
+            outputs: BTreeMap::new(),
+            resources: Vec::new(),
+        }
+    }
+
+    /// The current (not deposed) object at `address`.
+    pub fn instance(&self, address: &str) -> Option<&ResourceInstanceState> {
+        self.resources
+            .iter()
+            .find(|r| r.address == address && r.deposed.is_none())
+    }
+
+    /// Every object at `address`: the current one and any deposed ones.
+    pub fn objects<'a>(
+        &'a self,
+        address: &'a str,
+    ) -> impl Iterator<Item = &'a ResourceInstanceState> + 'a {
+        self.resources.iter().filter(move |r| r.address == address)
+    }
+
+    /// Replace the object with the same address and deposed key, or insert it.
+    pub fn upsert(&mut self, instance: ResourceInstanceState) {
+        match self
+            .resources
+            .iter_mut()
+            .find(|r| r.address == instance.address && r.deposed == instance.deposed)
+        {
+            Some(existing) => *existing = instance,
+            None => self.resources.push(instance),
+        }
+    }
+
+    /// Remove and return the current (not deposed) object at `address`.
+    pub fn remove(&mut self, address: &str) -> Option<ResourceInstanceState> {
+        let index = self
+            .resources
+            .iter()
+            .position(|r| r.address == address && r.deposed.is_none())?;
+        Some(self.resources.remove(index))
+    }
+
+    /// Remove and return the deposed object `deposed` at `address`.
+    pub fn remove_deposed(
+        &mut self,
+        address: &str,
+        deposed: &str,
+    ) -> Option<ResourceInstanceState> {
+        let index = self
+            .resources
+            .iter()
+            .position(|r| r.address == address && r.deposed.as_deref() == Some(deposed))?;
+        Some(self.resources.remove(index))
+    }
+
+    /// The distinct addresses in the state, sorted.
+    pub fn addresses(&self) -> Vec<String> {
+        let mut addresses: Vec<String> = self.resources.iter().map(|r| r.address.clone()).collect();
+        addresses.sort();
+        addresses.dedup();
+        addresses
+    }
+
+    /// Put the document in its canonical order: resources sorted by address
+    /// (current object before deposed ones), dependencies and sensitive paths
+    /// sorted and deduplicated. Saving does this, so files are deterministic.
+    pub fn normalize(&mut self) {
+        self.resources.sort_by(|a, b| {
+            (a.address.as_str(), a.deposed.as_deref())
+                .cmp(&(b.address.as_str(), b.deposed.as_deref()))
+        });
+        for resource in &mut self.resources {
+            resource.dependencies.sort();
+            resource.dependencies.dedup();
+            resource.sensitive_paths.sort();
+            resource.sensitive_paths.dedup();
+        }
+    }
+
+    /// The canonical JSON encoding (normalized, pretty, trailing newline).
+    pub fn to_json(&self) -> Result<Vec<u8>, StateError> {
+        let mut doc = self.clone();
+        doc.normalize();
+        let mut bytes = serde_json::to_vec_pretty(&doc).map_err(StateError::Encode)?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Decode a state file's contents; `path` is only used in errors.
+    ///
+    /// Rejects format versions other than [`FORMAT_VERSION`] before looking at
+    /// the rest, and reports malformed JSON with the parser's line and column.
+    pub fn from_json(bytes: &[u8], path: &Path) -> Result<Self, StateError> {
+        let header: Header = serde_json::from_slice(bytes).map_err(|e| malformed(path, &e))?;
+        if let Some(found) = header.format_version {
+            if found != FORMAT_VERSION {
+                return Err(StateError::UnsupportedFormat {
+                    path: path.to_path_buf(),
+                    found,
+                    supported: FORMAT_VERSION,
+                });
+            }
+        }
+        serde_json::from_slice(bytes).map_err(|e| malformed(path, &e))
+    }
+}
+
+fn malformed(path: &Path, error: &serde_json::Error) -> StateError {
+    let full = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    let message = full.strip_suffix(&position).unwrap_or(&full).to_string();
+    StateError::Malformed {
+        path: path.to_path_buf(),
+        line: error.line(),
+        column: error.column(),
+        message,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) fn instance(address: &str) -> ResourceInstanceState {
+        ResourceInstanceState {
+            address: address.to_string(),
+            mode: ResourceMode::Managed,
+            provider: "mesh".to_string(),
+            resource_type: "mesh_data".to_string(),
+            attributes: json!({ "id": address }),
+            sensitive_paths: Vec::new(),
+            dependencies: Vec::new(),
+            create_before_destroy: false,
+            deposed: None,
+        }
+    }
+
+    #[test]
+    fn new_documents_have_distinct_lineages() {
+        let a = StateDocument::new();
+        let b = StateDocument::new();
+        assert_eq!(a.serial, 0);
+        assert_eq!(a.format_version, FORMAT_VERSION);
+        assert!(uuid::Uuid::parse_str(&a.lineage).is_ok());
+        assert_ne!(a.lineage, b.lineage);
+    }
+
+    #[test]
+    fn upsert_replaces_by_address_and_deposed_key() {
+        let mut doc = StateDocument::new();
+        doc.upsert(instance("mesh_data.a"));
+        let mut changed = instance("mesh_data.a");
+        changed.attributes = json!({ "id": "changed" });
+        doc.upsert(changed.clone());
+        assert_eq!(doc.resources.len(), 1);
+        assert_eq!(doc.instance("mesh_data.a"), Some(&changed));
+
+        let mut deposed = instance("mesh_data.a");
+        deposed.deposed = Some("d1".to_string());
+        doc.upsert(deposed.clone());
+        assert_eq!(doc.resources.len(), 2);
+        assert_eq!(doc.instance("mesh_data.a"), Some(&changed));
+        assert_eq!(doc.objects("mesh_data.a").count(), 2);
+        assert_eq!(doc.addresses(), vec!["mesh_data.a".to_string()]);
+
+        assert_eq!(doc.remove("mesh_data.a"), Some(changed));
+        assert_eq!(doc.remove("mesh_data.a"), None);
+        assert_eq!(doc.remove_deposed("mesh_data.a", "d1"), Some(deposed));
+        assert!(doc.resources.is_empty());
+    }
+
+    #[test]
+    fn encoding_is_canonical_and_uses_the_documented_names() {
+        let mut doc = StateDocument::new();
+        let mut b = instance("mesh_data.b");
+        b.mode = ResourceMode::Data;
+        b.dependencies = vec![
+            "mesh_data.z".into(),
+            "mesh_data.a".into(),
+            "mesh_data.a".into(),
+        ];
+        b.sensitive_paths = vec![vec![PathStep::Key("tags".into()), PathStep::Index(0)]];
+        doc.upsert(b);
+        doc.upsert(instance("mesh_data.a"));
+        let text = String::from_utf8(doc.to_json().expect("encode")).expect("utf8");
+        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+
+        let resources = value["resources"].as_array().expect("array");
+        assert_eq!(resources[0]["address"], "mesh_data.a");
+        assert_eq!(resources[0]["mode"], "managed");
+        assert_eq!(resources[0]["type"], "mesh_data");
+        // Empty and default fields are left out.
+        assert!(resources[0].get("dependencies").is_none());
+        assert!(resources[0].get("create_before_destroy").is_none());
+        assert!(resources[0].get("deposed").is_none());
+        assert_eq!(resources[1]["mode"], "data");
+        assert_eq!(
+            resources[1]["dependencies"],
+            json!(["mesh_data.a", "mesh_data.z"])
+        );
+        assert_eq!(resources[1]["sensitive_paths"], json!([["tags", 0]]));
+        assert!(text.ends_with("}\n"));
+        // Encoding twice gives the same bytes.
+        assert_eq!(doc.to_json().expect("encode").as_slice(), text.as_bytes());
+    }
+
+    #[test]
+    fn decoding_rejects_other_format_versions() {
+        let path = Path::new("/x/state.json");
+        let mut future = serde_json::to_value(StateDocument::new()).expect("value");
+        future["format_version"] = json!(99);
+        future["resources"] = json!("something new");
+        let bytes = serde_json::to_vec(&future).expect("bytes");
+        let err = StateDocument::from_json(&bytes, path).expect_err("must reject");
+        assert!(matches!(
+            err,
+            StateError::UnsupportedFormat {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ));
+        let message = err.to_string();
+        assert!(message.contains("/x/state.json"), "{message}");
+        assert!(message.contains("version 99"), "{message}");
+        assert!(message.contains("upgrade mesh"), "{message}");
+    }
+
+    #[test]
+    fn decoding_reports_malformed_json_with_position() {
+        let path = Path::new("/x/state.json");
+        let err = StateDocument::from_json(b"{\n  \"serial\": 1,\n  oops\n}", path)
+            .expect_err("must reject");
+        match &err {
+            StateError::Malformed { line, column, .. } => assert_eq!((*line, *column), (3, 3)),
+            other => panic!("unexpected error {other:?}"),
+        }
+        assert!(err.to_string().starts_with("/x/state.json:3:3: "), "{err}");
+
+        let err = StateDocument::from_json(b"{\"format_version\": 1}", path).expect_err("shape");
+        assert!(err.to_string().contains("missing field"), "{err}");
+    }
+}

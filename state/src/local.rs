@@ -1,0 +1,259 @@
+//! The local backend: a state file on disk, saved atomically with a backup.
+
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::document::StateDocument;
+use crate::error::StateError;
+use crate::lock::StateLock;
+use crate::sys::{parent_dir, sync_dir};
+
+/// A state file on the local disk, e.g. `DIR/.mesh/state.json`, with its
+/// backup `DIR/.mesh/state.json.backup` and lock `DIR/.mesh/state.json.lock`.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    path: PathBuf,
+}
+
+impl LocalBackend {
+    /// A backend for the state file at `state_path` (which need not exist).
+    pub fn new(state_path: impl Into<PathBuf>) -> Self {
+        LocalBackend {
+            path: state_path.into(),
+        }
+    }
+
+    /// The state file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where the previous snapshot is kept: `<path>.backup`.
+    pub fn backup_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".backup")
+    }
+
+    /// The lock file guarding this state: `<path>.lock`.
+    pub fn lock_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".lock")
+    }
+
+    /// Take the exclusive lock on this state; see [`StateLock::acquire`].
+    pub fn lock(&self, operation: &str, timeout: Duration) -> Result<StateLock, StateError> {
+        StateLock::acquire(&self.lock_path(), operation, timeout)
+    }
+
+    /// Read the state, or `None` when there is no state file yet.
+    pub fn load(&self) -> Result<Option<StateDocument>, StateError> {
+        match fs::read(&self.path) {
+            Ok(bytes) => StateDocument::from_json(&bytes, &self.path).map(Some),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StateError::io("read the state file", &self.path)(e)),
+        }
+    }
+
+    /// Write `doc` atomically: the previous file (if any) is first copied to
+    /// [`backup_path`](Self::backup_path) atomically, then the new content is
+    /// written to a temporary file in the same directory, fsynced, renamed
+    /// over the state file, and the directory is fsynced. Creates missing
+    /// parent directories. A failure at any step leaves the state file as it
+    /// was. Does not change the serial: the caller sets it.
+    pub fn save(&self, doc: &StateDocument) -> Result<(), StateError> {
+        let bytes = doc.to_json()?;
+        let dir = parent_dir(&self.path);
+        fs::create_dir_all(dir).map_err(StateError::io("create the state directory", dir))?;
+        match fs::read(&self.path) {
+            Ok(previous) => write_atomic(&self.backup_path(), &previous)?,
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StateError::io("read the previous state file", &self.path)(
+                    e,
+                ))
+            }
+        }
+        write_atomic(&self.path, &bytes)
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Replace `target` with `bytes` so that readers see either the old or the
+/// new content, never a mix, even if the process or the machine dies.
+fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = parent_dir(target);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".to_string());
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let temp = dir.join(format!(".{name}.{}.tmp", &id[..12]));
+
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600); // state may hold secrets
+    let mut file = options
+        .open(&temp)
+        .map_err(StateError::io("create a temporary file", &temp))?;
+
+    let result = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(StateError::io("write the temporary file", &temp))
+        .and_then(|()| {
+            drop(file);
+            fs::rename(&temp, target).map_err(StateError::io("replace", target))
+        });
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+        return result;
+    }
+    sync_dir(dir);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::tests::instance;
+    use crate::document::{OutputState, PathStep};
+
+    fn sample() -> StateDocument {
+        let mut doc = StateDocument::new();
+        doc.serial = 3;
+        let mut a = instance("module.net[\"a\"].mesh_data.x[0]");
+        a.sensitive_paths = vec![vec![PathStep::Key("secret".into())]];
+        a.dependencies = vec!["mesh_data.base".into()];
+        a.create_before_destroy = true;
+        doc.upsert(a);
+        doc.upsert(instance("mesh_data.base"));
+        doc.outputs.insert(
+            "ip".into(),
+            OutputState {
+                value: serde_json::json!("10.0.0.1"),
+                sensitive: true,
+            },
+        );
+        doc
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .expect("read dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn missing_state_loads_as_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = LocalBackend::new(dir.path().join(".mesh/state.json"));
+        assert!(backend.load().expect("load").is_none());
+    }
+
+    #[test]
+    fn round_trip_creates_directories_and_sorts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = LocalBackend::new(dir.path().join(".mesh/state.json"));
+        let doc = sample();
+        backend.save(&doc).expect("save");
+        let loaded = backend.load().expect("load").expect("present");
+        let mut expected = doc.clone();
+        expected.normalize();
+        assert_eq!(loaded, expected);
+        assert_eq!(loaded.resources[0].address, "mesh_data.base");
+        assert!(
+            !backend.backup_path().exists(),
+            "no backup without a previous state"
+        );
+        assert!(leftovers(&dir.path().join(".mesh")).is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(backend.path())
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn save_keeps_the_previous_snapshot_as_backup() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = LocalBackend::new(dir.path().join("state.json"));
+        let mut doc = sample();
+        backend.save(&doc).expect("first save");
+        let first = fs::read(backend.path()).expect("read");
+
+        doc.serial += 1;
+        doc.remove("mesh_data.base");
+        backend.save(&doc).expect("second save");
+        assert_eq!(fs::read(backend.backup_path()).expect("backup"), first);
+        assert_eq!(backend.load().expect("load").expect("present").serial, 4);
+
+        doc.serial += 1;
+        let second = fs::read(backend.path()).expect("read");
+        backend.save(&doc).expect("third save");
+        assert_eq!(fs::read(backend.backup_path()).expect("backup"), second);
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn failed_save_leaves_the_old_file_intact() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = LocalBackend::new(dir.path().join("state.json"));
+        let doc = sample();
+        backend.save(&doc).expect("save");
+        let before = fs::read(backend.path()).expect("read");
+
+        // The backup cannot be written: a non-empty directory is in the way.
+        fs::create_dir_all(backend.backup_path().join("blocker")).expect("mkdir");
+        let mut changed = doc.clone();
+        changed.serial = 99;
+        let err = backend.save(&changed).expect_err("save must fail");
+        assert!(err.to_string().contains("state.json.backup"), "{err}");
+        assert_eq!(fs::read(backend.path()).expect("read"), before);
+        assert!(
+            leftovers(dir.path()).is_empty(),
+            "temporary files must be cleaned up"
+        );
+
+        // The state path itself is a directory: nothing is replaced.
+        let odd = LocalBackend::new(dir.path().join("odd"));
+        fs::create_dir_all(odd.path().join("keep")).expect("mkdir");
+        assert!(odd.save(&doc).is_err());
+        assert!(odd.path().join("keep").is_dir());
+    }
+
+    #[test]
+    fn load_names_the_file_in_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = LocalBackend::new(dir.path().join("state.json"));
+        fs::write(
+            backend.path(),
+            "{\n  \"format_version\": 1,\n  \"serial\": ,\n}",
+        )
+        .expect("write");
+        let err = backend.load().expect_err("malformed");
+        let expected = format!("{}:3:13: ", backend.path().display());
+        assert!(err.to_string().starts_with(&expected), "{err}");
+
+        let mut future = serde_json::to_value(sample()).expect("value");
+        future["format_version"] = serde_json::json!(99);
+        fs::write(backend.path(), future.to_string()).expect("write");
+        let err = backend.load().expect_err("future");
+        assert!(
+            matches!(err, StateError::UnsupportedFormat { found: 99, .. }),
+            "{err}"
+        );
+    }
+}
