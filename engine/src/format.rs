@@ -587,7 +587,7 @@ mod tests {
     /// Formats `input`, checks that the safety net did not kick in (unless the input was already
     /// canonical), that the result is stable, and that it parses to the same structure.
     fn fmt(input: &str) -> String {
-        let out = format_source(input).expect("input should be valid HCL");
+        let out = format_source(input).unwrap_or_else(|e| panic!("{e} in:\n{input}"));
         assert_eq!(
             out,
             reformat(input),
@@ -885,5 +885,131 @@ output \"x\" {
         let out = format_source(input).unwrap();
         assert_eq!(format_source(&out).unwrap(), out);
         assert!(same_structure(parse(input).unwrap(), parse(&out).unwrap()));
+    }
+
+    const TRICKY: &[&str] = &[
+        "a = [for x in var.list : upper(x)\nif x != \"\"]\n",
+        "b = {\n  for k, v in var.map :\n  k => v...\n}\n",
+        "c = var.enabled ? (\n  var.x\n  ) : null\n",
+        "d = var.list[*].id\ne = var.obj.attr[0][\"key\"]\n",
+        "f = \"esc \\\" quote ${var.a} $${literal} %%{literal} # not // comment /* no */\"\n",
+        "g = <<EOT\n%{ for x in var.xs ~}\n  item ${x} }\n%{ endfor ~}\n${ \"}\" }\nEOT\n",
+        "h = <<-EOT\n    EOTX\n    ${jsonencode({\n      a = 1\n    })}\n    EOT\n",
+        "i = <<EOF\nEOF\nj = 1\n",
+        "blk {}\none \"l\" { a = 1 }\n",
+        "k = [\n  # comment in list\n  1, // one\n  /* two */ 2,\n]\n",
+        "l = {\n  a = 1, b = 2\n  c = 3,\n}\n",
+        "m = \"unicode é ✓\"\nname = 1\n",
+        "n = -1\no = !true\np = 1 + 2 * 3 - 4 / 5 % 6\nq = a && b || c\n",
+        "r = provider::test::fn(1)\n",
+        "s = f(\n  a,\n  b...\n)\n",
+        "t = [\n  [\n    1,\n  ],\n  [\n    2,\n  ],\n]\n",
+        "u = {\n  nested = {\n    deeper = {\n      x = \"y\"\n    }\n  }\n}\n",
+        "v = <<EOF\nline ${ var.x } EOF\n  EOF2\nEOF\n",
+        "w = [\"${a}\", \"b\"] # tail\n",
+        "x = 1.5e-3\ny = 0x0\n",
+        "/* lead */ z = 1\n",
+        "outer {\n  inner \"a\" \"b\" {\n    x = <<EOT\nfoo\nEOT\n    yy = 2\n  }\n}\n",
+    ];
+
+    #[test]
+    fn tricky_inputs_are_laid_out_safely_and_stably() {
+        for input in TRICKY {
+            // `fmt` asserts the safety net was not needed, stability and structural equality.
+            let out = fmt(input);
+            let comments = |s: &str| {
+                tokenize(s)
+                    .iter()
+                    .filter(|t| matches!(t.kind, Kind::LineComment | Kind::BlockComment))
+                    .map(|t| text(s, t).trim_end().to_string())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(comments(input), comments(&out), "input:\n{input}");
+        }
+    }
+
+    /// Scramble indentation, spaces around `=`, blank lines and trailing whitespace of canonical
+    /// text (outside heredocs): formatting must restore the canonical text exactly.
+    #[test]
+    fn scrambled_whitespace_is_restored() {
+        let canonical = "\
+# header comment
+variable \"names\" {
+  type    = list(string)
+  default = [\"a\", \"b\"]
+}
+
+resource \"test_thing\" \"main\" {
+  count  = length(var.names)
+  name   = var.names[count.index] # per name
+  script = <<-EOT
+    echo ${var.names[0]}
+      indented more
+  EOT
+
+  settings = {
+    mode    = \"fast\"
+    retries = 3
+    nested = {
+      deep = [
+        1,
+        2,
+      ]
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [tags]
+  }
+}
+";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..50 {
+            let mut scrambled = String::new();
+            let mut in_heredoc = false;
+            for line in canonical.lines() {
+                if in_heredoc {
+                    scrambled.push_str(line);
+                    scrambled.push('\n');
+                    in_heredoc = line.trim() != "EOT";
+                    continue;
+                }
+                in_heredoc = line.ends_with("<<-EOT");
+                let body = line.trim_start();
+                for _ in 0..next(5) {
+                    scrambled.push(if next(2) == 0 { ' ' } else { '\t' });
+                }
+                match body.split_once(" = ").filter(|_| !body.starts_with('#')) {
+                    Some((name, value)) => {
+                        scrambled.push_str(name.trim_end());
+                        scrambled.push_str(&" ".repeat(next(3) as usize));
+                        scrambled.push('=');
+                        scrambled.push_str(&" ".repeat(next(3) as usize));
+                        scrambled.push_str(value);
+                    }
+                    None => scrambled.push_str(body),
+                }
+                if next(3) == 0 {
+                    scrambled.push_str(" \t");
+                }
+                scrambled.push('\n');
+                if body.is_empty() || next(6) == 0 && line.ends_with('}') && line != "}" {
+                    // Extra blank lines only where the canonical text already has one
+                    // (or right after a closing line, where we test that they survive as one).
+                    if body.is_empty() {
+                        for _ in 0..next(3) {
+                            scrambled.push('\n');
+                        }
+                    }
+                }
+            }
+            assert_eq!(fmt(&scrambled), canonical, "scrambled input:\n{scrambled}");
+        }
     }
 }

@@ -17,4 +17,5 @@ pub mod format;
 pub mod functions;
 pub mod plan;
 pub mod provider;
+pub mod state_view;
 pub mod value;

@@ -194,13 +194,12 @@ impl<'a> Evaluator<'a> {
             }
         }
         let base_dir = self.scope.base_dir().to_path_buf();
-        let scope = self.scope;
-        let file = self.file;
-        let render = move |text: &str, vars: &BTreeMap<String, Value>| -> Result<Value, String> {
+        let render = |text: &str, vars: &BTreeMap<String, Value>| -> Result<Value, String> {
+            // A template file sees only the variables passed to it, as in Terraform.
             let template = hcl_edit::parser::parse_template(text).map_err(|e| e.to_string())?;
             let template_file = SourceFile::new("<template>", text.to_string());
-            let _ = file;
-            let mut inner = Evaluator::new(scope, &template_file).with_bindings(vars.clone());
+            let isolated = IsolatedScope { base_dir: &base_dir };
+            let mut inner = Evaluator::new(&isolated, &template_file).with_bindings(vars.clone());
             inner.render_template(&template).map_err(|d| d.detail)
         };
         let ctx = FunctionContext {
@@ -426,6 +425,25 @@ impl<'a> Evaluator<'a> {
         at: &impl Span,
     ) -> Result<Value, Diagnostic> {
         traverse::apply(self, value, ops, at)
+    }
+}
+
+/// The scope of a template file: no names but the variables passed to `templatefile`.
+struct IsolatedScope<'a> {
+    base_dir: &'a Path,
+}
+
+impl Scope for IsolatedScope<'_> {
+    fn resolve(&self, name: &str, _: &[&TraversalOperator], location: &SourceLocation) -> Result<(Value, usize), Diagnostic> {
+        Err(Diagnostic::error(
+            "Unknown variable in template",
+            format!("\"{name}\" is not among the variables passed to templatefile"),
+            Some(location.clone()),
+        ))
+    }
+
+    fn base_dir(&self) -> &Path {
+        self.base_dir
     }
 }
 

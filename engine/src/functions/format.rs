@@ -359,7 +359,7 @@ mod tests {
     fn basic_verbs() {
         assert_eq!(f("Hello, %s!", vec![s("Ander")]), "Hello, Ander!");
         assert_eq!(f("There are %d lights", vec![n(4.0)]), "There are 4 lights");
-        assert_eq!(f("%.2f", vec![n(3.14159)]), "3.14");
+        assert_eq!(f("%.2f", vec![n(1.23456)]), "1.23");
         assert_eq!(f("%f", vec![n(1.0)]), "1.000000");
         assert_eq!(
             f("%v %v %v", vec![s("a"), n(1.5), Value::Bool(true)]),
@@ -386,7 +386,7 @@ mod tests {
         assert_eq!(f("[%-5s]", vec![s("ab")]), "[ab   ]");
         assert_eq!(f("[%05d]", vec![n(-42.0)]), "[-0042]");
         assert_eq!(f("[%+d]", vec![n(7.0)]), "[+7]");
-        assert_eq!(f("[%8.3f]", vec![n(3.14159)]), "[   3.142]");
+        assert_eq!(f("[%8.3f]", vec![n(1.23456)]), "[   1.235]");
         assert_eq!(f("%.3s", vec![s("abcdef")]), "abc");
         assert_eq!(f("%[2]s %[1]s", vec![s("a"), s("b")]), "b a");
     }

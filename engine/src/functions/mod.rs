@@ -46,8 +46,11 @@ pub struct FunctionContext<'a> {
     pub base_dir: &'a Path,
     /// Renders an HCL template string with the given variables (the evaluator provides this; it
     /// parses with `hcl_edit::parser::parse_template` and evaluates). Err is a message.
-    pub render_template: &'a dyn Fn(&str, &BTreeMap<String, Value>) -> Result<Value, String>,
+    pub render_template: &'a TemplateRenderer<'a>,
 }
+
+/// The type of [`FunctionContext::render_template`]: renders template text with variables.
+pub type TemplateRenderer<'a> = dyn Fn(&str, &BTreeMap<String, Value>) -> Result<Value, String> + 'a;
 
 /// A function call failed; `message` says what was expected, e.g. "argument 2 of substr:
 /// expected a number, got string". `argument` is the 0-based index of the argument at fault when
@@ -118,8 +121,6 @@ enum Kind {
     Str,
     /// A number; numeric strings are converted.
     Num,
-    /// A bool; "true" and "false" are converted.
-    Bool,
     /// A list (or tuple or set).
     List,
     /// A map (or object).
@@ -287,15 +288,6 @@ fn convert(value: Value, kind: Kind, show: bool) -> Result<Value, String> {
             .map(Value::Number)
             .ok_or_else(|| format!("expected a number, got {}", describe_string(&s, show))),
         (Kind::Num, _) => Err(mismatch("a number")),
-        (Kind::Bool, Value::Bool(b)) => Ok(Value::Bool(b)),
-        (Kind::Bool, Value::String(s)) if s == "true" || s == "false" => {
-            Ok(Value::Bool(s == "true"))
-        }
-        (Kind::Bool, Value::String(s)) => Err(format!(
-            "expected a bool, got {}",
-            describe_string(&s, show)
-        )),
-        (Kind::Bool, _) => Err(mismatch("a bool")),
         (Kind::List, v @ Value::List(_)) => Ok(v),
         (Kind::List, _) => Err(mismatch("a list")),
         (Kind::Map, v @ Value::Map(_)) => Ok(v),
@@ -393,12 +385,6 @@ impl Call<'_> {
             ));
         }
         Ok(n as i64)
-    }
-    fn bool(&self, i: usize) -> Result<bool, FunctionError> {
-        match self.arg(i) {
-            Value::Bool(b) => Ok(*b),
-            _ => Err(self.expected(i, "a bool")),
-        }
     }
     fn list(&self, i: usize) -> Result<&[Value], FunctionError> {
         self.arg(i)

@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use super::collections::loosely_equal;
 use super::conversion::unify;
 use super::Kind::*;
-use super::{def, primitive_string, Call, Def, FunctionError};
+use super::{def, Call, Def, FunctionError};
 use crate::value::Value;
 
 #[rustfmt::skip]
@@ -71,18 +71,7 @@ fn contains(c: &Call) -> Result<Value, FunctionError> {
 }
 
 fn sort(c: &Call) -> Result<Value, FunctionError> {
-    let mut out = Vec::new();
-    for (j, v) in c.list(0)?.iter().enumerate() {
-        match primitive_string(v) {
-            Some(s) => out.push(s),
-            None => {
-                return Err(c.err(
-                    0,
-                    format!("element {j}: expected a string, got {}", v.type_name()),
-                ))
-            }
-        }
-    }
+    let mut out = c.strings(0)?;
     out.sort();
     Ok(Value::List(out.into_iter().map(Value::String).collect()))
 }

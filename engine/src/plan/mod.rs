@@ -4,6 +4,7 @@
 //! `mesh plan -out FILE`, it records the state serial and lineage it was made against, and a
 //! digest of the configuration, so that `mesh apply FILE` can refuse a stale plan.
 
+mod deps;
 mod marked;
 mod order;
 pub mod walk;
