@@ -444,7 +444,6 @@ fn decode_locals(
     module: &mut Module,
     diags: &mut Diagnostics,
 ) {
-    check_allowed(block, file, &[], &[], diags);
     for a in block.body.attributes() {
         let name = a.key.as_str();
         let location = file.location_of(a.span());
