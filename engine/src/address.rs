@@ -104,6 +104,69 @@ impl fmt::Display for ResourceAddress {
     }
 }
 
+/// The parts of a resource instance address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceAddress {
+    /// The resource.
+    pub resource: ResourceAddress,
+    /// The instance key.
+    pub key: InstanceKey,
+}
+
+impl InstanceAddress {
+    /// Parse `module.a["x"].data.t.n[0]`; None when it is not an instance address.
+    pub fn parse(address: &str) -> Option<InstanceAddress> {
+        let mut rest = address;
+        let mut module = ModulePath::root();
+        while let Some(after) = rest.strip_prefix("module.") {
+            let (name, key, tail) = name_and_key(after)?;
+            module = module.child(name, key);
+            rest = tail.strip_prefix('.')?;
+        }
+        let (mode, rest) = match rest.strip_prefix("data.") {
+            Some(r) => (ResourceMode::Data, r),
+            None => (ResourceMode::Managed, rest),
+        };
+        let (resource_type, after_type) = rest.split_once('.')?;
+        let (name, key, tail) = name_and_key(after_type)?;
+        if !tail.is_empty() {
+            return None;
+        }
+        Some(InstanceAddress {
+            resource: ResourceAddress {
+                module,
+                mode,
+                resource_type: resource_type.to_string(),
+                name: name.to_string(),
+            },
+            key,
+        })
+    }
+}
+
+/// `name[key]rest` → (name, key, rest).
+fn name_and_key(s: &str) -> Option<(&str, InstanceKey, &str)> {
+    let end = s.find(['[', '.']).unwrap_or(s.len());
+    let name = &s[..end];
+    if name.is_empty() {
+        return None;
+    }
+    let rest = &s[end..];
+    let Some(inner) = rest.strip_prefix('[') else {
+        return Some((name, InstanceKey::None, rest));
+    };
+    if inner.starts_with('"') {
+        let mut de = serde_json::Deserializer::from_str(inner).into_iter::<String>();
+        let key = de.next()?.ok()?;
+        let consumed = de.byte_offset();
+        let tail = inner[consumed..].strip_prefix(']')?;
+        return Some((name, InstanceKey::Key(key), tail));
+    }
+    let close = inner.find(']')?;
+    let index = inner[..close].parse().ok()?;
+    Some((name, InstanceKey::Index(index), &inner[close + 1..]))
+}
+
 /// True when `address` is `pattern` or lies under it (a resource's instances, a module's
 /// contents): `mesh_data.a` matches `mesh_data.a[0]` but not `mesh_data.ab`.
 pub fn address_matches(pattern: &str, address: &str) -> bool {
@@ -127,6 +190,15 @@ mod tests {
             name: "x".into(),
         };
         assert_eq!(r.instance(InstanceKey::Index(0)), "module.net[\"eu\"].module.sub[1].mesh_data.x[0]");
+    }
+
+    #[test]
+    fn parses_what_it_formats() {
+        for a in ["mesh_data.x", "data.test_echo.e[2]", "module.net[\"e.u\"].module.sub[1].mesh_data.x[\"k]\"]"] {
+            let parsed = InstanceAddress::parse(a).expect(a);
+            assert_eq!(parsed.resource.instance(parsed.key.clone()), a);
+        }
+        assert!(InstanceAddress::parse("mesh_data").is_none());
     }
 
     #[test]

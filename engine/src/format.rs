@@ -1,15 +1,16 @@
 //! Canonical formatting of spec files, the engine behind `mesh fmt` (in the style of
 //! `terraform fmt`).
 //!
-//! The formatter is deliberately conservative: it only ever changes whitespace that sits outside
-//! string literals, heredocs and comments. It works line by line over a small tokenizer that knows
+//! The formatter is deliberately conservative: it only ever changes whitespace outside string
+//! literals and heredocs (inside comments, only trailing whitespace is dropped). It works line by line over a small tokenizer that knows
 //! about quoted templates, heredocs, comments and brackets:
 //!
 //! * every line is indented by two spaces per open bracket level (blocks, objects, tuples and
 //!   parentheses alike; brackets opened together on one line count as one level);
 //! * in a run of consecutive single-line `name = value` lines at the same level, the `=` signs are
 //!   aligned; any other line (a blank line, a comment line, a block, a multi-line value) ends the
-//!   run, and an attribute whose value opens a multi-line expression gets one space around `=`;
+//!   run, and an attribute whose value opens a multi-line expression gets one space around `=`
+//!   (as in `terraform fmt`, a `name = <<EOT` line still aligns with the lines above it);
 //! * block headers are written `type "label" "label" {`;
 //! * runs of blank lines collapse to one, leading and trailing blank lines are dropped, trailing
 //!   whitespace is removed and the file ends with exactly one newline;
@@ -907,7 +908,7 @@ output \"x\" {
         "u = {\n  nested = {\n    deeper = {\n      x = \"y\"\n    }\n  }\n}\n",
         "v = <<EOF\nline ${ var.x } EOF\n  EOF2\nEOF\n",
         "w = [\"${a}\", \"b\"] # tail\n",
-        "x = 1.5e-3\ny = 0x0\n",
+        "x = 1.5e-3\ny = 0\n",
         "/* lead */ z = 1\n",
         "outer {\n  inner \"a\" \"b\" {\n    x = <<EOT\nfoo\nEOT\n    yy = 2\n  }\n}\n",
     ];
@@ -995,17 +996,13 @@ resource \"test_thing\" \"main\" {
                     }
                     None => scrambled.push_str(body),
                 }
-                if next(3) == 0 {
+                if next(3) == 0 && !in_heredoc {
                     scrambled.push_str(" \t");
                 }
                 scrambled.push('\n');
-                if body.is_empty() || next(6) == 0 && line.ends_with('}') && line != "}" {
-                    // Extra blank lines only where the canonical text already has one
-                    // (or right after a closing line, where we test that they survive as one).
-                    if body.is_empty() {
-                        for _ in 0..next(3) {
-                            scrambled.push('\n');
-                        }
+                if body.is_empty() {
+                    for _ in 0..next(3) {
+                        scrambled.push('\n');
                     }
                 }
             }

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod apply;
 pub mod builtin;
 pub mod config;
 pub mod diagnostics;
@@ -15,7 +16,9 @@ pub mod eval;
 pub mod evaluation;
 pub mod format;
 pub mod functions;
+pub mod graph;
 pub mod plan;
 pub mod provider;
+pub mod render;
 pub mod state_view;
 pub mod value;

@@ -207,20 +207,11 @@ impl<'a> Evaluator<'a> {
             render_template: &render,
         };
         functions::call(name, args, &ctx).map_err(|e| {
-            let at: &dyn Fn() -> SourceLocation =
-                &|| match e.argument.and_then(|i| arg_exprs.get(i)) {
-                    Some(arg) => self.location(*arg),
-                    None => self.location(call),
-                };
-            let mut d = Diagnostic::error(
-                "Error in function call",
-                format!("{name}: {}", e.message),
-                Some(at()),
-            );
-            if e.message.starts_with("unknown function") {
-                d.detail = e.message.clone();
-            }
-            d
+            let location = match e.argument.and_then(|i| arg_exprs.get(i)) {
+                Some(arg) => self.location(*arg),
+                None => self.location(call),
+            };
+            Diagnostic::error("Error in function call", e.message, Some(location))
         })
     }
 

@@ -6,8 +6,9 @@
 //! or map is known whatever its elements. `coalesce`/`coalescelist` return a qualifying
 //! argument that precedes every unknown argument.
 
-use super::Kind::*;
-use super::{def, primitive_string, Call, Def, FunctionError};
+use super::args::Kind::*;
+use super::args::{def, primitive_string, Call, Def};
+use super::FunctionError;
 use crate::value::Value;
 
 #[rustfmt::skip]
@@ -218,7 +219,7 @@ fn coalescelist(c: &Call) -> Result<Value, FunctionError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use super::super::tests::support::*;
     use crate::value::Value;
 
     #[test]

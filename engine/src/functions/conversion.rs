@@ -5,8 +5,9 @@
 //! string, numbers and bools become strings; primitives mixed with collections are an error.
 //! They keep unknown elements (shallow marks).
 
-use super::Kind::*;
-use super::{def, parse_number, primitive_string, Call, Def, FunctionError};
+use super::args::Kind::*;
+use super::args::{def, parse_number, primitive_string, Call, Def};
+use super::FunctionError;
 use crate::value::Value;
 
 #[rustfmt::skip]
@@ -102,7 +103,7 @@ pub(super) fn unify<'v>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use super::super::tests::support::*;
     use crate::value::Value;
 
     #[test]

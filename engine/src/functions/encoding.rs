@@ -6,8 +6,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha512};
 
-use super::Kind::*;
-use super::{def, Call, Def, FunctionError};
+use super::args::Kind::*;
+use super::args::{def, Call, Def};
+use super::FunctionError;
 use crate::value::Value;
 
 #[rustfmt::skip]
@@ -139,7 +140,7 @@ fn urlencode(c: &Call) -> Result<Value, FunctionError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use super::super::tests::support::*;
     use crate::value::Value;
 
     #[test]

@@ -11,8 +11,9 @@ use std::path::{Component, Path, PathBuf};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use super::Kind::*;
-use super::{def, Call, Def, FunctionError};
+use super::args::Kind::*;
+use super::args::{def, Call, Def};
+use super::FunctionError;
 use crate::value::Value;
 
 #[rustfmt::skip]
@@ -160,7 +161,7 @@ fn dirname(c: &Call) -> Result<Value, FunctionError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use super::super::tests::support::*;
     use crate::value::Value;
 
     fn dir() -> tempfile::TempDir {

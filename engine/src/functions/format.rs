@@ -5,7 +5,8 @@
 //! `.precision` and explicit argument indexes `%[2]s`. `%v` of a list or map, and `%#v` of
 //! anything, renders JSON.
 
-use super::{parse_number, primitive_string, Call, FunctionError};
+use super::args::{parse_number, primitive_string, Call};
+use super::FunctionError;
 use crate::value::{format_number, Value};
 
 /// A formatting failure; `arg` is the 0-based index among the values (not the spec).
@@ -343,7 +344,7 @@ fn exponent(rust: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use super::super::tests::support::*;
     use crate::value::Value;
 
     fn f(spec: &str, args: Vec<Value>) -> String {

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::Kind::*;
-use super::{def, primitive_string, Call, Def, FunctionError};
+use super::args::Kind::*;
+use super::args::{def, primitive_string, Call, Def};
+use super::FunctionError;
 use crate::value::Value;
 
 #[rustfmt::skip]
@@ -80,7 +81,7 @@ fn zipmap(c: &Call) -> Result<Value, FunctionError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use super::super::tests::support::*;
     use crate::value::Value;
 
     #[test]

@@ -7,8 +7,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-use super::Kind::*;
-use super::{def, Call, Def, FunctionError};
+use super::args::Kind::*;
+use super::args::{def, Call, Def};
+use super::FunctionError;
 use crate::value::Value;
 
 #[rustfmt::skip]
@@ -192,7 +193,7 @@ fn cidrsubnets(c: &Call) -> Result<Value, FunctionError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use super::super::tests::support::*;
     use crate::value::Value;
 
     #[test]

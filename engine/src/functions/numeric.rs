@@ -1,7 +1,8 @@
 //! Numeric functions.
 
-use super::Kind::*;
-use super::{def, parse_number, Call, Def, FunctionError};
+use super::args::Kind::*;
+use super::args::{def, parse_number, Call, Def};
+use super::FunctionError;
 use crate::value::{format_number, Value};
 
 /// The most elements `range` may produce.
@@ -17,7 +18,7 @@ pub(super) const DEFS: &[Def] = &[
     def("min", "min(number...) number", "The smallest of one or more numbers.", min).args(&[Num]).rest(Num),
     def("parseint", "parseint(string, base) number", "Parses a whole number written in a base from 2 to 62.", parseint).args(&[Str, Num]),
     def("pow", "pow(base, exponent) number", "Raises a number to a power.", pow).args(&[Num, Num]),
-    def("range", "range(start?, limit, step?) list(number)", "A list of numbers from start (default 0) up to but excluding limit, by step (default 1 or -1).", range).args(&[Num, Num, Num]).optional(2),
+    def("range", "range([start,] limit[, step]) list(number)", "A list of numbers from start (default 0) up to but excluding limit, by step (default 1 or -1).", range).args(&[Num, Num, Num]).optional(2),
     def("signum", "signum(number) number", "-1, 0 or 1 according to the sign of a number.", signum).args(&[Num]),
     def("sum", "sum(list) number", "The total of a non-empty list of numbers.", sum).args(&[List]),
 ];
@@ -162,7 +163,7 @@ fn range(c: &Call) -> Result<Value, FunctionError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use super::super::tests::support::*;
     use crate::value::Value;
 
     #[test]

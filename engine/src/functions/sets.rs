@@ -8,10 +8,11 @@
 
 use std::cmp::Ordering;
 
+use super::args::Kind::*;
+use super::args::{def, Call, Def};
 use super::collections::loosely_equal;
 use super::conversion::unify;
-use super::Kind::*;
-use super::{def, Call, Def, FunctionError};
+use super::FunctionError;
 use crate::value::Value;
 
 #[rustfmt::skip]
@@ -103,7 +104,7 @@ fn setsubtract(c: &Call) -> Result<Value, FunctionError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use super::super::tests::support::*;
     use crate::value::Value;
 
     #[test]

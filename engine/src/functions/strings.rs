@@ -3,8 +3,9 @@
 //! Lengths and offsets count Unicode scalar values (Terraform counts grapheme clusters; the two
 //! differ only for combining sequences).
 
-use super::Kind::*;
-use super::{def, Call, Def, FunctionError};
+use super::args::Kind::*;
+use super::args::{def, Call, Def};
+use super::FunctionError;
 use crate::value::Value;
 
 #[rustfmt::skip]
@@ -64,7 +65,7 @@ fn join(c: &Call) -> Result<Value, FunctionError> {
     let mut parts = Vec::new();
     for i in 1..c.len() {
         for (j, v) in c.list(i)?.iter().enumerate() {
-            match super::primitive_string(v) {
+            match super::args::primitive_string(v) {
                 Some(s) => parts.push(s),
                 None if v.is_null() => return Err(c.err(i, format!("element {j} is null"))),
                 None => {
@@ -105,9 +106,6 @@ fn replace(c: &Call) -> Result<Value, FunctionError> {
     let (s, pattern, with) = (c.str(0)?, c.str(1)?, c.str(2)?);
     if pattern.len() > 1 && pattern.starts_with('/') && pattern.ends_with('/') {
         return Err(c.err(1, "regular expression patterns (/.../) are not supported"));
-    }
-    if pattern.is_empty() {
-        return string(s);
     }
     string(s.replace(pattern, with))
 }
@@ -169,7 +167,7 @@ fn trimspace(c: &Call) -> Result<Value, FunctionError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
+    use super::super::tests::support::*;
     use crate::value::Value;
 
     #[test]

@@ -1,0 +1,295 @@
+//! One operation of an apply: re-evaluate, re-plan, call the provider, produce state updates.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::StateUpdate;
+use crate::address::{InstanceAddress, InstanceKey, ModulePath};
+use crate::config::{Repetition, ResourceMode};
+use crate::diagnostics::Diagnostics;
+use crate::evaluation::{eval_body, Evaluation, RepetitionBinding, Shape};
+use crate::graph::{OpKind, Operation};
+use crate::plan::{Plan, ResourceChange};
+use crate::provider::{ApplyRequest, PlanRequest, ProviderRegistry, ResourceSchema};
+use crate::state_view::PriorInstance;
+use crate::value::{paths_of, MarkKind, Value};
+
+/// What every operation task shares.
+pub(super) struct Shared {
+    pub(super) evaluation: Arc<Evaluation>,
+    pub(super) providers: ProviderRegistry,
+    pub(super) changes: HashMap<String, ResourceChange>,
+    pub(super) prior: BTreeMap<String, PriorInstance>,
+    pub(super) abort: CancellationToken,
+}
+
+/// A completed operation.
+pub(super) struct Outcome {
+    pub(super) updates: Vec<StateUpdate>,
+    pub(super) id: Option<String>,
+}
+
+/// Run one operation. The error is the message shown to the user.
+pub(super) async fn run(shared: &Shared, op: &Operation) -> Result<Outcome, String> {
+    let change = shared
+        .changes
+        .get(&op.address)
+        .ok_or_else(|| format!("{} is not in the plan", op.address))?;
+    match op.kind {
+        OpKind::Delete | OpKind::DeleteDeposed => delete(shared, change, op.kind).await,
+        OpKind::Create | OpKind::Update => create_or_update(shared, change, op.kind).await,
+        OpKind::Read => read_data(shared, change).await,
+    }
+}
+
+fn prior_value(shared: &Shared, change: &ResourceChange) -> Value {
+    shared
+        .prior
+        .get(&change.address)
+        .map(|p| p.value.clone())
+        .unwrap_or_else(|| change.before.to_value())
+}
+
+async fn delete(shared: &Shared, change: &ResourceChange, kind: OpKind) -> Result<Outcome, String> {
+    let prior = prior_value(shared, change);
+    if change.mode == ResourceMode::Managed {
+        let provider = shared
+            .providers
+            .for_type(&change.resource_type)
+            .ok_or_else(|| format!("no provider for {}", change.resource_type))?;
+        provider
+            .delete(ApplyRequest {
+                resource_type: change.resource_type.clone(),
+                address: change.address.clone(),
+                prior: Some(prior.strip_sensitive()),
+                planned: Value::Null,
+                cancel: shared.abort.clone(),
+            })
+            .await
+            .map_err(|e| e.message)?;
+    }
+    if kind == OpKind::DeleteDeposed {
+        // The replacement already took the address; nothing else to record.
+        return Ok(Outcome { updates: Vec::new(), id: None });
+    }
+    if let Some(parsed) = InstanceAddress::parse(&change.address) {
+        shared.evaluation.remove_instance(&parsed.resource.to_string(), &parsed.key);
+    }
+    Ok(Outcome {
+        updates: vec![StateUpdate::Remove(change.address.clone())],
+        id: None,
+    })
+}
+
+/// Evaluate the instance's configuration now that what it depends on is applied.
+fn final_config(shared: &Shared, change: &ResourceChange, schema: &ResourceSchema) -> Result<Value, String> {
+    let parsed = InstanceAddress::parse(&change.address).ok_or_else(|| format!("invalid address {}", change.address))?;
+    let ev = &shared.evaluation;
+    let module = ev.module_at(&parsed.resource.module);
+    let config_address = match change.mode {
+        ResourceMode::Managed => format!("{}.{}", change.resource_type, change.name),
+        ResourceMode::Data => format!("data.{}.{}", change.resource_type, change.name),
+    };
+    let resource = module
+        .resources
+        .get(&config_address)
+        .ok_or_else(|| format!("{} is no longer in the configuration; plan again", change.address))?;
+    let binding = binding_for(ev, &parsed.resource.module, &resource.repetition, &parsed.key)?;
+    let scope = ev.scope(&parsed.resource.module, binding);
+    let mut diags = Diagnostics::new();
+    let what = format!("{} \"{}\"", change.resource_type, change.name);
+    let config = eval_body(&scope, &resource.body, &schema.block, &what, &resource.location, &mut diags);
+    if diags.has_errors() {
+        return Err(diags.to_string());
+    }
+    if config.is_unknown_deep() {
+        return Err(format!("the configuration of {} still has unknown values after everything it depends on was applied", change.address));
+    }
+    Ok(config)
+}
+
+fn binding_for(ev: &Evaluation, module: &ModulePath, repetition: &Repetition, key: &InstanceKey) -> Result<RepetitionBinding, String> {
+    match (repetition, key) {
+        (Repetition::Single, _) => Ok(RepetitionBinding::None),
+        (Repetition::Count(_), InstanceKey::Index(i)) => Ok(RepetitionBinding::Count(*i)),
+        (Repetition::ForEach(_), InstanceKey::Key(_)) => {
+            let scope = ev.scope(module, RepetitionBinding::None);
+            ev.expand(repetition, &scope)
+                .map_err(|d| d.to_string())?
+                .into_iter()
+                .find(|b| b.key() == *key)
+                .ok_or_else(|| format!("for_each no longer has the key {key}"))
+        }
+        _ => Err(format!("instance key {key} does not match the resource's count/for_each")),
+    }
+}
+
+/// Check that the final plan keeps every value the saved plan promised.
+fn check_consistent(address: &str, promised: &Value, fin: &Value, at: &str) -> Result<(), String> {
+    match (promised.unmark().0, fin.unmark().0) {
+        (Value::Unknown, _) => Ok(()),
+        (Value::Map(a), Value::Map(b)) => {
+            for (k, v) in a {
+                let other = b.get(k).cloned().unwrap_or(Value::Null);
+                check_consistent(address, v, &other, &format!("{at}.{k}"))?;
+            }
+            Ok(())
+        }
+        (a, b) if a.strip_sensitive() == b.strip_sensitive() => Ok(()),
+        _ => Err(format!(
+            "the final configuration of {address} differs from the saved plan at {}; run mesh plan again",
+            at.trim_start_matches('.')
+        )),
+    }
+}
+
+async fn create_or_update(shared: &Shared, change: &ResourceChange, kind: OpKind) -> Result<Outcome, String> {
+    let provider = shared
+        .providers
+        .for_type(&change.resource_type)
+        .ok_or_else(|| format!("no provider for {}", change.resource_type))?
+        .clone();
+    let schema = shared
+        .providers
+        .resource_schema(&change.resource_type)
+        .ok_or_else(|| format!("unknown resource type {}", change.resource_type))?;
+    let config = final_config(shared, change, &schema)?;
+    let prior = match kind {
+        OpKind::Update => Some(prior_value(shared, change).strip_sensitive()),
+        _ => None,
+    };
+    let mut config_for_plan = config.clone();
+    if let (Some(prior), true) = (&prior, kind == OpKind::Update) {
+        if let Some(resource) = resource_config(shared, change) {
+            ignore_changes(&resource.lifecycle.ignore_changes, &schema, prior, &mut config_for_plan);
+        }
+    }
+    let planned = provider
+        .plan(PlanRequest {
+            resource_type: change.resource_type.clone(),
+            address: change.address.clone(),
+            prior: prior.clone(),
+            config: config_for_plan,
+        })
+        .await
+        .map_err(|e| e.message)?;
+    check_consistent(&change.address, &change.after.to_value(), &planned.planned, "")?;
+    let request = ApplyRequest {
+        resource_type: change.resource_type.clone(),
+        address: change.address.clone(),
+        prior,
+        planned: planned.planned.strip_sensitive(),
+        cancel: shared.abort.clone(),
+    };
+    let new_value = match kind {
+        OpKind::Update => provider.update(request).await,
+        _ => provider.create(request).await,
+    }
+    .map_err(|e| e.message)?;
+    let new_value = mark_sensitive(&schema, new_value, &config);
+    let id = new_value.get("id").and_then(|v| v.unmark().0.as_str().map(str::to_string));
+    record_value(shared, change, &new_value);
+    Ok(Outcome {
+        updates: vec![StateUpdate::Upsert(instance_state(change, new_value))],
+        id,
+    })
+}
+
+fn resource_config(shared: &Shared, change: &ResourceChange) -> Option<crate::config::Resource> {
+    let parsed = InstanceAddress::parse(&change.address)?;
+    let module = shared.evaluation.module_at(&parsed.resource.module);
+    module.resources.get(&format!("{}.{}", change.resource_type, change.name)).cloned()
+}
+
+fn ignore_changes(ignore: &crate::config::IgnoreChanges, schema: &ResourceSchema, prior: &Value, config: &mut Value) {
+    let names: Vec<String> = match ignore {
+        crate::config::IgnoreChanges::None => return,
+        crate::config::IgnoreChanges::All => schema.block.attributes.iter().filter(|(_, a)| a.is_settable()).map(|(n, _)| n.clone()).collect(),
+        crate::config::IgnoreChanges::Attributes(n) => n.clone(),
+    };
+    for name in names {
+        if let Some(v) = prior.get(&name) {
+            config.set_or_insert(&name, v.clone());
+        }
+    }
+}
+
+async fn read_data(shared: &Shared, change: &ResourceChange) -> Result<Outcome, String> {
+    let provider = shared
+        .providers
+        .for_type(&change.resource_type)
+        .ok_or_else(|| format!("no provider for {}", change.resource_type))?
+        .clone();
+    let schema = shared
+        .providers
+        .data_schema(&change.resource_type)
+        .ok_or_else(|| format!("unknown data source {}", change.resource_type))?;
+    let config = final_config(shared, change, &schema)?;
+    let value = provider
+        .read_data(&change.resource_type, config.strip_sensitive())
+        .await
+        .map_err(|e| e.message)?;
+    let value = mark_sensitive(&schema, value, &config);
+    record_value(shared, change, &value);
+    Ok(Outcome {
+        updates: vec![StateUpdate::Upsert(instance_state(change, value))],
+        id: None,
+    })
+}
+
+fn record_value(shared: &Shared, change: &ResourceChange, value: &Value) {
+    let Some(parsed) = InstanceAddress::parse(&change.address) else { return };
+    let shape = match parsed.key {
+        InstanceKey::None => Shape::Single,
+        InstanceKey::Index(_) => Shape::Count,
+        InstanceKey::Key(_) => Shape::ForEach,
+    };
+    shared
+        .evaluation
+        .set_instance(&parsed.resource.to_string(), shape, parsed.key, value.clone());
+}
+
+fn instance_state(change: &ResourceChange, value: Value) -> PriorInstance {
+    PriorInstance {
+        address: change.address.clone(),
+        mode: change.mode,
+        provider: change.provider.clone(),
+        resource_type: change.resource_type.clone(),
+        value,
+        dependencies: change.dependencies.clone(),
+        create_before_destroy: change.create_before_destroy,
+    }
+}
+
+fn mark_sensitive(schema: &ResourceSchema, mut value: Value, config: &Value) -> Value {
+    for path in schema.block.sensitive_paths(&value) {
+        if value.get_at(&path).is_some_and(|v| !v.is_null()) {
+            value.mark_sensitive_at(&path);
+        }
+    }
+    for path in paths_of(config, MarkKind::Sensitive) {
+        if value.get_at(&path).is_some() {
+            value.mark_sensitive_at(&path);
+        }
+    }
+    value
+}
+
+/// Root outputs with applied values.
+pub(super) fn evaluate_outputs(ev: &Evaluation, plan: &Plan) -> BTreeMap<String, (Value, bool)> {
+    let root = ModulePath::root();
+    let scope = ev.scope(&root, RepetitionBinding::None);
+    let mut out = BTreeMap::new();
+    if plan.mode == crate::plan::PlanMode::Destroy {
+        return out;
+    }
+    for (name, output) in &ev.root().outputs {
+        let value = scope.output(name).unwrap_or(Value::Unknown);
+        if !value.is_unknown_deep() {
+            out.insert(name.clone(), (value, output.sensitive));
+        }
+    }
+    out
+}
