@@ -99,8 +99,18 @@ impl ResourceAddress {
 
 impl fmt::Display for ResourceAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let data = if self.mode == ResourceMode::Data { "data." } else { "" };
-        write!(f, "{}{data}{}.{}", self.module.prefix(), self.resource_type, self.name)
+        let data = if self.mode == ResourceMode::Data {
+            "data."
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "{}{data}{}.{}",
+            self.module.prefix(),
+            self.resource_type,
+            self.name
+        )
     }
 }
 
@@ -182,19 +192,28 @@ mod tests {
 
     #[test]
     fn formats_nested_addresses() {
-        let m = ModulePath::root().child("net", InstanceKey::Key("eu".into())).child("sub", InstanceKey::Index(1));
+        let m = ModulePath::root()
+            .child("net", InstanceKey::Key("eu".into()))
+            .child("sub", InstanceKey::Index(1));
         let r = ResourceAddress {
             module: m,
             mode: ResourceMode::Managed,
             resource_type: "mesh_data".into(),
             name: "x".into(),
         };
-        assert_eq!(r.instance(InstanceKey::Index(0)), "module.net[\"eu\"].module.sub[1].mesh_data.x[0]");
+        assert_eq!(
+            r.instance(InstanceKey::Index(0)),
+            "module.net[\"eu\"].module.sub[1].mesh_data.x[0]"
+        );
     }
 
     #[test]
     fn parses_what_it_formats() {
-        for a in ["mesh_data.x", "data.test_echo.e[2]", "module.net[\"e.u\"].module.sub[1].mesh_data.x[\"k]\"]"] {
+        for a in [
+            "mesh_data.x",
+            "data.test_echo.e[2]",
+            "module.net[\"e.u\"].module.sub[1].mesh_data.x[\"k]\"]",
+        ] {
             let parsed = InstanceAddress::parse(a).expect(a);
             assert_eq!(parsed.resource.instance(parsed.key.clone()), a);
         }

@@ -66,10 +66,17 @@ impl OperationGraph {
     pub fn from_plan(plan: &Plan) -> Result<OperationGraph, String> {
         let mut graph = DiGraph::new();
         let mut index: BTreeMap<(String, OpKind), NodeIndex> = BTreeMap::new();
-        let changes: BTreeMap<&str, &ResourceChange> = plan.changes.iter().map(|c| (c.address.as_str(), c)).collect();
+        let changes: BTreeMap<&str, &ResourceChange> = plan
+            .changes
+            .iter()
+            .map(|c| (c.address.as_str(), c))
+            .collect();
         for c in &plan.changes {
             for kind in kinds_of(c.action) {
-                let node = graph.add_node(Operation { address: c.address.clone(), kind });
+                let node = graph.add_node(Operation {
+                    address: c.address.clone(),
+                    kind,
+                });
                 index.insert((c.address.clone(), kind), node);
             }
         }
@@ -85,7 +92,9 @@ impl OperationGraph {
                 edges.insert((cr, d));
             }
             for dep in &c.dependencies {
-                let Some(dep_change) = changes.get(dep.as_str()) else { continue };
+                let Some(dep_change) = changes.get(dep.as_str()) else {
+                    continue;
+                };
                 // Creates and updates come after those of what they depend on.
                 for mine in [OpKind::Create, OpKind::Update, OpKind::Read] {
                     for theirs in [OpKind::Create, OpKind::Update, OpKind::Read] {
@@ -125,7 +134,10 @@ impl OperationGraph {
                 .flatten()
                 .map(|i| format!("{} ({:?})", graph[i].address, graph[i].kind))
                 .collect();
-            return Err(format!("the planned operations form a cycle: {}", cycle.join(", ")));
+            return Err(format!(
+                "the planned operations form a cycle: {}",
+                cycle.join(", ")
+            ));
         }
         Ok(OperationGraph { graph })
     }
@@ -178,7 +190,11 @@ pub fn render_dependency_graph(plan: &Plan, format: GraphFormat) -> String {
         }
         GraphFormat::Mermaid => {
             out.push_str("flowchart RL\n");
-            let ids: BTreeMap<&str, String> = nodes.iter().enumerate().map(|(i, n)| (*n, format!("n{i}"))).collect();
+            let ids: BTreeMap<&str, String> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (*n, format!("n{i}")))
+                .collect();
             for n in &nodes {
                 let _ = writeln!(out, "  {}[\"{}\"]", ids[n], n.replace('"', "#quot;"));
             }
@@ -248,10 +264,16 @@ mod tests {
 
     #[test]
     fn creates_follow_dependencies_and_deletes_reverse_them() {
-        let p = plan(vec![change("mesh_data.a", Action::Create, &[]), change("mesh_data.b", Action::Create, &["mesh_data.a"])]);
+        let p = plan(vec![
+            change("mesh_data.a", Action::Create, &[]),
+            change("mesh_data.b", Action::Create, &["mesh_data.a"]),
+        ]);
         let o = order(&p);
         assert!(before(&o, "mesh_data.a:Create", "mesh_data.b:Create"));
-        let p = plan(vec![change("mesh_data.a", Action::Delete, &[]), change("mesh_data.b", Action::Delete, &["mesh_data.a"])]);
+        let p = plan(vec![
+            change("mesh_data.a", Action::Delete, &[]),
+            change("mesh_data.b", Action::Delete, &["mesh_data.a"]),
+        ]);
         let o = order(&p);
         assert!(before(&o, "mesh_data.b:Delete", "mesh_data.a:Delete"));
     }
@@ -264,12 +286,19 @@ mod tests {
         ]);
         let o = order(&p);
         assert!(before(&o, "mesh_data.a:Create", "mesh_data.b:Update"));
-        assert!(before(&o, "mesh_data.b:Update", "mesh_data.a:DeleteDeposed"));
+        assert!(before(
+            &o,
+            "mesh_data.b:Update",
+            "mesh_data.a:DeleteDeposed"
+        ));
     }
 
     #[test]
     fn renders_dot_and_mermaid() {
-        let p = plan(vec![change("mesh_data.a", Action::Create, &[]), change("mesh_data.b", Action::Create, &["mesh_data.a"])]);
+        let p = plan(vec![
+            change("mesh_data.a", Action::Create, &[]),
+            change("mesh_data.b", Action::Create, &["mesh_data.a"]),
+        ]);
         assert_eq!(
             render_dependency_graph(&p, GraphFormat::Dot),
             "digraph mesh {\n  rankdir = \"RL\";\n  node [shape = box];\n  \"mesh_data.a\";\n  \"mesh_data.b\";\n  \"mesh_data.b\" -> \"mesh_data.a\";\n}\n"

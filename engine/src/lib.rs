@@ -19,6 +19,7 @@ pub mod functions;
 pub mod graph;
 pub mod plan;
 pub mod provider;
+pub mod refresh;
 pub mod render;
 pub mod state_view;
 pub mod value;

@@ -281,7 +281,9 @@ impl Value {
 }
 
 /// One step of a path into a value; serialised as a string (key) or a number (index).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(untagged)]
 pub enum PathStep {
     /// A map key or attribute name.

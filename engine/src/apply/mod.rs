@@ -155,7 +155,10 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// True when everything planned was done.
     pub fn is_success(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty() && !self.interrupted && self.state_errors.is_empty()
+        self.failed.is_empty()
+            && self.skipped.is_empty()
+            && !self.interrupted
+            && self.state_errors.is_empty()
     }
 }
 
@@ -165,7 +168,11 @@ pub async fn apply(input: ApplyInput) -> ApplyReport {
     let graph = match OperationGraph::from_plan(&input.plan) {
         Ok(g) => g,
         Err(message) => {
-            report.failed.push(Failure { address: String::new(), kind: OpKind::Update, message });
+            report.failed.push(Failure {
+                address: String::new(),
+                kind: OpKind::Update,
+                message,
+            });
             return report;
         }
     };
@@ -177,7 +184,12 @@ pub async fn apply(input: ApplyInput) -> ApplyReport {
     let shared = Arc::new(operation::Shared {
         evaluation: input.evaluation.clone(),
         providers: input.providers.clone(),
-        changes: input.plan.changes.iter().map(|c| (c.address.clone(), c.clone())).collect(),
+        changes: input
+            .plan
+            .changes
+            .iter()
+            .map(|c| (c.address.clone(), c.clone()))
+            .collect(),
         prior: input.prior.instances.clone(),
         abort: input.interrupt.abort.clone(),
     });
@@ -194,7 +206,9 @@ pub async fn apply(input: ApplyInput) -> ApplyReport {
 /// Put every planned value into the evaluation, so references resolve before anything runs.
 fn seed_known_values(ev: &Evaluation, plan: &Plan) {
     for c in &plan.changes {
-        let Some(parsed) = crate::address::InstanceAddress::parse(&c.address) else { continue };
+        let Some(parsed) = crate::address::InstanceAddress::parse(&c.address) else {
+            continue;
+        };
         let resource = parsed.resource.to_string();
         let shape = match parsed.key {
             crate::address::InstanceKey::None => crate::evaluation::Shape::Single,
@@ -216,7 +230,9 @@ fn keep_updates(plan: &Plan, prior: &PriorState) -> Vec<StateUpdate> {
         .filter_map(|c| {
             let value = match c.mode {
                 crate::config::ResourceMode::Data => c.after.to_value(),
-                crate::config::ResourceMode::Managed => prior.instances.get(&c.address)?.value.clone(),
+                crate::config::ResourceMode::Managed => {
+                    prior.instances.get(&c.address)?.value.clone()
+                }
             };
             Some(StateUpdate::Upsert(PriorInstance {
                 address: c.address.clone(),
@@ -231,23 +247,40 @@ fn keep_updates(plan: &Plan, prior: &PriorState) -> Vec<StateUpdate> {
         .collect()
 }
 
-async fn run_graph(graph: &OperationGraph, input: &ApplyInput, shared: &Arc<operation::Shared>, report: &mut ApplyReport) {
+async fn run_graph(
+    graph: &OperationGraph,
+    input: &ApplyInput,
+    shared: &Arc<operation::Shared>,
+    report: &mut ApplyReport,
+) {
     let g = &graph.graph;
-    let mut waiting: HashMap<NodeIndex, usize> = g.node_indices().map(|n| (n, g.edges_directed(n, Direction::Incoming).count())).collect();
-    let mut ready: Vec<NodeIndex> = waiting.iter().filter(|(_, c)| **c == 0).map(|(n, _)| *n).collect();
+    let mut waiting: HashMap<NodeIndex, usize> = g
+        .node_indices()
+        .map(|n| (n, g.edges_directed(n, Direction::Incoming).count()))
+        .collect();
+    let mut ready: Vec<NodeIndex> = waiting
+        .iter()
+        .filter(|(_, c)| **c == 0)
+        .map(|(n, _)| *n)
+        .collect();
     ready.sort_by(|a, b| g[*b].cmp(&g[*a]));
     let mut skipped: BTreeSet<NodeIndex> = BTreeSet::new();
-    let mut running: JoinSet<(NodeIndex, Result<operation::Outcome, String>, Duration)> = JoinSet::new();
+    let mut running: JoinSet<(NodeIndex, Result<operation::Outcome, String>, Duration)> =
+        JoinSet::new();
     let parallelism = input.parallelism.max(1);
     loop {
-        let stopping = input.interrupt.stop_scheduling.is_cancelled() || !report.state_errors.is_empty();
+        let stopping =
+            input.interrupt.stop_scheduling.is_cancelled() || !report.state_errors.is_empty();
         while !stopping && running.len() < parallelism {
             let Some(node) = ready.pop() else { break };
             if skipped.contains(&node) {
                 continue;
             }
             let op = g[node].clone();
-            input.progress.event(ProgressEvent::Started { address: op.address.clone(), kind: op.kind });
+            input.progress.event(ProgressEvent::Started {
+                address: op.address.clone(),
+                kind: op.kind,
+            });
             let shared = shared.clone();
             let progress = input.progress.clone();
             let interval = input.progress_interval;
@@ -265,11 +298,17 @@ async fn run_graph(graph: &OperationGraph, input: &ApplyInput, shared: &Arc<oper
                 (node, result, started.elapsed())
             });
         }
-        let Some(joined) = running.join_next().await else { break };
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
         let (node, result, elapsed) = match joined {
             Ok(r) => r,
             Err(e) => {
-                report.failed.push(Failure { address: String::new(), kind: OpKind::Update, message: format!("internal error: {e}") });
+                report.failed.push(Failure {
+                    address: String::new(),
+                    kind: OpKind::Update,
+                    message: format!("internal error: {e}"),
+                });
                 continue;
             }
         };
@@ -277,10 +316,21 @@ async fn run_graph(graph: &OperationGraph, input: &ApplyInput, shared: &Arc<oper
         match result {
             Ok(outcome) => {
                 if let Err(e) = input.sink.record(outcome.updates) {
-                    report.state_errors.push(format!("saving state after {}: {e}", op.address));
+                    report
+                        .state_errors
+                        .push(format!("saving state after {}: {e}", op.address));
                 }
-                input.progress.event(ProgressEvent::Completed { address: op.address.clone(), kind: op.kind, elapsed, id: outcome.id });
-                count(report, op.kind, shared.changes.get(&op.address).map(|c| c.action));
+                input.progress.event(ProgressEvent::Completed {
+                    address: op.address.clone(),
+                    kind: op.kind,
+                    elapsed,
+                    id: outcome.id,
+                });
+                count(
+                    report,
+                    op.kind,
+                    shared.changes.get(&op.address).map(|c| c.action),
+                );
                 report.succeeded.push((op.address.clone(), op.kind));
                 for edge in g.edges_directed(node, Direction::Outgoing) {
                     let next = edge.target();
@@ -294,12 +344,24 @@ async fn run_graph(graph: &OperationGraph, input: &ApplyInput, shared: &Arc<oper
                 ready.sort_by(|a, b| g[*b].cmp(&g[*a]));
             }
             Err(message) => {
-                input.progress.event(ProgressEvent::Failed { address: op.address.clone(), kind: op.kind, message: message.clone() });
-                report.failed.push(Failure { address: op.address.clone(), kind: op.kind, message });
+                input.progress.event(ProgressEvent::Failed {
+                    address: op.address.clone(),
+                    kind: op.kind,
+                    message: message.clone(),
+                });
+                report.failed.push(Failure {
+                    address: op.address.clone(),
+                    kind: op.kind,
+                    message,
+                });
                 let mut dfs = Dfs::new(g, node);
                 while let Some(n) = dfs.next(g) {
                     if n != node && skipped.insert(n) {
-                        report.skipped.push((g[n].address.clone(), g[n].kind, format!("{} failed", op.address)));
+                        report.skipped.push((
+                            g[n].address.clone(),
+                            g[n].kind,
+                            format!("{} failed", op.address),
+                        ));
                     }
                 }
             }
@@ -309,9 +371,16 @@ async fn run_graph(graph: &OperationGraph, input: &ApplyInput, shared: &Arc<oper
     let failed: BTreeSet<&str> = report.failed.iter().map(|f| f.address.as_str()).collect();
     for n in g.node_indices() {
         let op = &g[n];
-        if !done.contains(&(op.address.clone(), op.kind)) && !skipped.contains(&n) && !failed.contains(op.address.as_str()) {
+        if !done.contains(&(op.address.clone(), op.kind))
+            && !skipped.contains(&n)
+            && !failed.contains(op.address.as_str())
+        {
             report.interrupted = true;
-            report.skipped.push((op.address.clone(), op.kind, "the apply was interrupted".into()));
+            report.skipped.push((
+                op.address.clone(),
+                op.kind,
+                "the apply was interrupted".into(),
+            ));
         }
     }
 }

@@ -72,10 +72,15 @@ async fn delete(shared: &Shared, change: &ResourceChange, kind: OpKind) -> Resul
     }
     if kind == OpKind::DeleteDeposed {
         // The replacement already took the address; nothing else to record.
-        return Ok(Outcome { updates: Vec::new(), id: None });
+        return Ok(Outcome {
+            updates: Vec::new(),
+            id: None,
+        });
     }
     if let Some(parsed) = InstanceAddress::parse(&change.address) {
-        shared.evaluation.remove_instance(&parsed.resource.to_string(), &parsed.key);
+        shared
+            .evaluation
+            .remove_instance(&parsed.resource.to_string(), &parsed.key);
     }
     Ok(Outcome {
         updates: vec![StateUpdate::Remove(change.address.clone())],
@@ -84,23 +89,42 @@ async fn delete(shared: &Shared, change: &ResourceChange, kind: OpKind) -> Resul
 }
 
 /// Evaluate the instance's configuration now that what it depends on is applied.
-fn final_config(shared: &Shared, change: &ResourceChange, schema: &ResourceSchema) -> Result<Value, String> {
-    let parsed = InstanceAddress::parse(&change.address).ok_or_else(|| format!("invalid address {}", change.address))?;
+fn final_config(
+    shared: &Shared,
+    change: &ResourceChange,
+    schema: &ResourceSchema,
+) -> Result<Value, String> {
+    let parsed = InstanceAddress::parse(&change.address)
+        .ok_or_else(|| format!("invalid address {}", change.address))?;
     let ev = &shared.evaluation;
     let module = ev.module_at(&parsed.resource.module);
     let config_address = match change.mode {
         ResourceMode::Managed => format!("{}.{}", change.resource_type, change.name),
         ResourceMode::Data => format!("data.{}.{}", change.resource_type, change.name),
     };
-    let resource = module
-        .resources
-        .get(&config_address)
-        .ok_or_else(|| format!("{} is no longer in the configuration; plan again", change.address))?;
-    let binding = binding_for(ev, &parsed.resource.module, &resource.repetition, &parsed.key)?;
+    let resource = module.resources.get(&config_address).ok_or_else(|| {
+        format!(
+            "{} is no longer in the configuration; plan again",
+            change.address
+        )
+    })?;
+    let binding = binding_for(
+        ev,
+        &parsed.resource.module,
+        &resource.repetition,
+        &parsed.key,
+    )?;
     let scope = ev.scope(&parsed.resource.module, binding);
     let mut diags = Diagnostics::new();
     let what = format!("{} \"{}\"", change.resource_type, change.name);
-    let config = eval_body(&scope, &resource.body, &schema.block, &what, &resource.location, &mut diags);
+    let config = eval_body(
+        &scope,
+        &resource.body,
+        &schema.block,
+        &what,
+        &resource.location,
+        &mut diags,
+    );
     if diags.has_errors() {
         return Err(diags.to_string());
     }
@@ -110,7 +134,12 @@ fn final_config(shared: &Shared, change: &ResourceChange, schema: &ResourceSchem
     Ok(config)
 }
 
-fn binding_for(ev: &Evaluation, module: &ModulePath, repetition: &Repetition, key: &InstanceKey) -> Result<RepetitionBinding, String> {
+fn binding_for(
+    ev: &Evaluation,
+    module: &ModulePath,
+    repetition: &Repetition,
+    key: &InstanceKey,
+) -> Result<RepetitionBinding, String> {
     match (repetition, key) {
         (Repetition::Single, _) => Ok(RepetitionBinding::None),
         (Repetition::Count(_), InstanceKey::Index(i)) => Ok(RepetitionBinding::Count(*i)),
@@ -122,7 +151,9 @@ fn binding_for(ev: &Evaluation, module: &ModulePath, repetition: &Repetition, ke
                 .find(|b| b.key() == *key)
                 .ok_or_else(|| format!("for_each no longer has the key {key}"))
         }
-        _ => Err(format!("instance key {key} does not match the resource's count/for_each")),
+        _ => Err(format!(
+            "instance key {key} does not match the resource's count/for_each"
+        )),
     }
 }
 
@@ -145,7 +176,11 @@ fn check_consistent(address: &str, promised: &Value, fin: &Value, at: &str) -> R
     }
 }
 
-async fn create_or_update(shared: &Shared, change: &ResourceChange, kind: OpKind) -> Result<Outcome, String> {
+async fn create_or_update(
+    shared: &Shared,
+    change: &ResourceChange,
+    kind: OpKind,
+) -> Result<Outcome, String> {
     let provider = shared
         .providers
         .for_type(&change.resource_type)
@@ -163,7 +198,12 @@ async fn create_or_update(shared: &Shared, change: &ResourceChange, kind: OpKind
     let mut config_for_plan = config.clone();
     if let (Some(prior), true) = (&prior, kind == OpKind::Update) {
         if let Some(resource) = resource_config(shared, change) {
-            ignore_changes(&resource.lifecycle.ignore_changes, &schema, prior, &mut config_for_plan);
+            ignore_changes(
+                &resource.lifecycle.ignore_changes,
+                &schema,
+                prior,
+                &mut config_for_plan,
+            );
         }
     }
     let planned = provider
@@ -175,7 +215,12 @@ async fn create_or_update(shared: &Shared, change: &ResourceChange, kind: OpKind
         })
         .await
         .map_err(|e| e.message)?;
-    check_consistent(&change.address, &change.after.to_value(), &planned.planned, "")?;
+    check_consistent(
+        &change.address,
+        &change.after.to_value(),
+        &planned.planned,
+        "",
+    )?;
     let request = ApplyRequest {
         resource_type: change.resource_type.clone(),
         address: change.address.clone(),
@@ -189,7 +234,9 @@ async fn create_or_update(shared: &Shared, change: &ResourceChange, kind: OpKind
     }
     .map_err(|e| e.message)?;
     let new_value = mark_sensitive(&schema, new_value, &config);
-    let id = new_value.get("id").and_then(|v| v.unmark().0.as_str().map(str::to_string));
+    let id = new_value
+        .get("id")
+        .and_then(|v| v.unmark().0.as_str().map(str::to_string));
     record_value(shared, change, &new_value);
     Ok(Outcome {
         updates: vec![StateUpdate::Upsert(instance_state(change, new_value))],
@@ -200,13 +247,27 @@ async fn create_or_update(shared: &Shared, change: &ResourceChange, kind: OpKind
 fn resource_config(shared: &Shared, change: &ResourceChange) -> Option<crate::config::Resource> {
     let parsed = InstanceAddress::parse(&change.address)?;
     let module = shared.evaluation.module_at(&parsed.resource.module);
-    module.resources.get(&format!("{}.{}", change.resource_type, change.name)).cloned()
+    module
+        .resources
+        .get(&format!("{}.{}", change.resource_type, change.name))
+        .cloned()
 }
 
-fn ignore_changes(ignore: &crate::config::IgnoreChanges, schema: &ResourceSchema, prior: &Value, config: &mut Value) {
+fn ignore_changes(
+    ignore: &crate::config::IgnoreChanges,
+    schema: &ResourceSchema,
+    prior: &Value,
+    config: &mut Value,
+) {
     let names: Vec<String> = match ignore {
         crate::config::IgnoreChanges::None => return,
-        crate::config::IgnoreChanges::All => schema.block.attributes.iter().filter(|(_, a)| a.is_settable()).map(|(n, _)| n.clone()).collect(),
+        crate::config::IgnoreChanges::All => schema
+            .block
+            .attributes
+            .iter()
+            .filter(|(_, a)| a.is_settable())
+            .map(|(n, _)| n.clone())
+            .collect(),
         crate::config::IgnoreChanges::Attributes(n) => n.clone(),
     };
     for name in names {
@@ -240,15 +301,20 @@ async fn read_data(shared: &Shared, change: &ResourceChange) -> Result<Outcome, 
 }
 
 fn record_value(shared: &Shared, change: &ResourceChange, value: &Value) {
-    let Some(parsed) = InstanceAddress::parse(&change.address) else { return };
+    let Some(parsed) = InstanceAddress::parse(&change.address) else {
+        return;
+    };
     let shape = match parsed.key {
         InstanceKey::None => Shape::Single,
         InstanceKey::Index(_) => Shape::Count,
         InstanceKey::Key(_) => Shape::ForEach,
     };
-    shared
-        .evaluation
-        .set_instance(&parsed.resource.to_string(), shape, parsed.key, value.clone());
+    shared.evaluation.set_instance(
+        &parsed.resource.to_string(),
+        shape,
+        parsed.key,
+        value.clone(),
+    );
 }
 
 fn instance_state(change: &ResourceChange, value: Value) -> PriorInstance {

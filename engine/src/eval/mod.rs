@@ -198,7 +198,9 @@ impl<'a> Evaluator<'a> {
             // A template file sees only the variables passed to it, as in Terraform.
             let template = hcl_edit::parser::parse_template(text).map_err(|e| e.to_string())?;
             let template_file = SourceFile::new("<template>", text.to_string());
-            let isolated = IsolatedScope { base_dir: &base_dir };
+            let isolated = IsolatedScope {
+                base_dir: &base_dir,
+            };
             let mut inner = Evaluator::new(&isolated, &template_file).with_bindings(vars.clone());
             inner.render_template(&template).map_err(|d| d.detail)
         };
@@ -425,7 +427,12 @@ struct IsolatedScope<'a> {
 }
 
 impl Scope for IsolatedScope<'_> {
-    fn resolve(&self, name: &str, _: &[&TraversalOperator], location: &SourceLocation) -> Result<(Value, usize), Diagnostic> {
+    fn resolve(
+        &self,
+        name: &str,
+        _: &[&TraversalOperator],
+        location: &SourceLocation,
+    ) -> Result<(Value, usize), Diagnostic> {
         Err(Diagnostic::error(
             "Unknown variable in template",
             format!("\"{name}\" is not among the variables passed to templatefile"),

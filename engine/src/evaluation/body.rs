@@ -64,7 +64,10 @@ fn eval_inner(
             ));
             continue;
         }
-        let expr = Expr { expr: attr.value.clone(), file: source.file.clone() };
+        let expr = Expr {
+            expr: attr.value.clone(),
+            file: source.file.clone(),
+        };
         let value = match evaluate(&expr, scope) {
             Ok(v) => v,
             Err(d) => {
@@ -77,7 +80,10 @@ fn eval_inner(
             Err(e) => {
                 diags.push(Diagnostic::error(
                     "Incorrect attribute value type",
-                    format!("\"{name}\" of {what}: {e} (expected {})", attr_schema.attr_type.describe()),
+                    format!(
+                        "\"{name}\" of {what}: {e} (expected {})",
+                        attr_schema.attr_type.describe()
+                    ),
                     Some(expr.location()),
                 ));
                 continue;
@@ -96,7 +102,10 @@ fn eval_inner(
                 Some(location.clone()),
             ));
         }
-        out.insert(name.clone(), attr_schema.default.clone().unwrap_or(Value::Null));
+        out.insert(
+            name.clone(),
+            attr_schema.default.clone().unwrap_or(Value::Null),
+        );
     }
     eval_blocks(scope, body, source, schema, what, location, diags, &mut out);
     for (name, attr_schema) in &schema.attributes {
@@ -127,7 +136,13 @@ fn eval_blocks(
         if schema.blocks.contains_key(name) {
             found.entry(name.to_string()).or_default().push(block);
         } else {
-            diags.push(unsupported(name, schema, what, source.file.location_of(block.span()), true));
+            diags.push(unsupported(
+                name,
+                schema,
+                what,
+                source.file.location_of(block.span()),
+                true,
+            ));
         }
     }
     for (name, nested) in &schema.blocks {
@@ -137,7 +152,15 @@ fn eval_blocks(
             .iter()
             .map(|b| {
                 let at = source.file.location_of(b.span());
-                eval_inner(scope, &b.body, source, &nested.block, &inner_what, &at, diags)
+                eval_inner(
+                    scope,
+                    &b.body,
+                    source,
+                    &nested.block,
+                    &inner_what,
+                    &at,
+                    diags,
+                )
             })
             .collect();
         if nested.required && values.is_empty() {
@@ -164,7 +187,13 @@ fn eval_blocks(
     }
 }
 
-fn unsupported(name: &str, schema: &BlockSchema, what: &str, at: SourceLocation, is_block: bool) -> Diagnostic {
+fn unsupported(
+    name: &str,
+    schema: &BlockSchema,
+    what: &str,
+    at: SourceLocation,
+    is_block: bool,
+) -> Diagnostic {
     let kind = if is_block { "block type" } else { "argument" };
     let mut d = Diagnostic::error(
         format!("Unsupported {kind}"),

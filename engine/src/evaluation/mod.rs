@@ -44,7 +44,12 @@ pub struct ResourceValues {
 impl ResourceValues {
     fn to_value(&self) -> Value {
         match self.shape {
-            Shape::Single => self.instances.values().next().cloned().unwrap_or(Value::Null),
+            Shape::Single => self
+                .instances
+                .values()
+                .next()
+                .cloned()
+                .unwrap_or(Value::Null),
             Shape::Count => Value::List(self.instances.values().cloned().collect()),
             Shape::ForEach => Value::Map(
                 self.instances
@@ -102,20 +107,24 @@ impl Evaluation {
     /// Record the value of one resource instance (`resource` is the resource address).
     pub fn set_instance(&self, resource: &str, shape: Shape, key: InstanceKey, value: Value) {
         let mut table = self.resources.write().unwrap_or_else(|e| e.into_inner());
-        let entry = table.entry(resource.to_string()).or_insert_with(|| ResourceValues {
-            shape,
-            instances: BTreeMap::new(),
-        });
+        let entry = table
+            .entry(resource.to_string())
+            .or_insert_with(|| ResourceValues {
+                shape,
+                instances: BTreeMap::new(),
+            });
         entry.instances.insert(key, value);
     }
 
     /// Record a resource with no instances (count = 0, empty for_each).
     pub fn set_empty(&self, resource: &str, shape: Shape) {
         let mut table = self.resources.write().unwrap_or_else(|e| e.into_inner());
-        table.entry(resource.to_string()).or_insert_with(|| ResourceValues {
-            shape,
-            instances: BTreeMap::new(),
-        });
+        table
+            .entry(resource.to_string())
+            .or_insert_with(|| ResourceValues {
+                shape,
+                instances: BTreeMap::new(),
+            });
     }
 
     /// Remove an instance (a deleted resource).
@@ -129,7 +138,10 @@ impl Evaluation {
     /// The keys of a resource's instances, as known.
     pub fn instance_keys(&self, resource: &str) -> Vec<InstanceKey> {
         let table = self.resources.read().unwrap_or_else(|e| e.into_inner());
-        table.get(resource).map(|r| r.instances.keys().cloned().collect()).unwrap_or_default()
+        table
+            .get(resource)
+            .map(|r| r.instances.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Every resource address recorded under a prefix (for `depends_on = [module.x]`).
@@ -149,18 +161,30 @@ impl Evaluation {
         table.get(address).map(ResourceValues::to_value)
     }
 
-    fn memoized(&self, key: &str, compute: impl FnOnce() -> Result<Value, Diagnostic>) -> Result<Value, Diagnostic> {
-        let Some(memo) = &self.memo else { return compute() };
+    fn memoized(
+        &self,
+        key: &str,
+        compute: impl FnOnce() -> Result<Value, Diagnostic>,
+    ) -> Result<Value, Diagnostic> {
+        let Some(memo) = &self.memo else {
+            return compute();
+        };
         if let Some(v) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(key) {
             return Ok(v.clone());
         }
         let v = compute()?;
-        memo.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), v.clone());
+        memo.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), v.clone());
         Ok(v)
     }
 
     /// A scope for a module instance, optionally inside one repeated instance.
-    pub fn scope<'a>(&'a self, path: &'a ModulePath, repetition: RepetitionBinding) -> InstanceScope<'a> {
+    pub fn scope<'a>(
+        &'a self,
+        path: &'a ModulePath,
+        repetition: RepetitionBinding,
+    ) -> InstanceScope<'a> {
         InstanceScope {
             evaluation: self,
             module: self.module_at(path),
@@ -171,7 +195,11 @@ impl Evaluation {
 
     /// The keys (and `each.value`s) a `count`/`for_each` expands to. Errors when the value is
     /// unknown, sensitive, or of the wrong type.
-    pub fn expand(&self, repetition: &Repetition, scope: &InstanceScope<'_>) -> Result<Vec<RepetitionBinding>, Diagnostic> {
+    pub fn expand(
+        &self,
+        repetition: &Repetition,
+        scope: &InstanceScope<'_>,
+    ) -> Result<Vec<RepetitionBinding>, Diagnostic> {
         match repetition {
             Repetition::Single => Ok(vec![RepetitionBinding::None]),
             Repetition::Count(expr) => expand_count(expr, scope),
@@ -211,13 +239,18 @@ fn not_known(expr: &Expr, what: &str) -> Diagnostic {
     .with_help("use -target to apply the resources it depends on first, or derive the value from variables and locals")
 }
 
-fn expand_count(expr: &Expr, scope: &InstanceScope<'_>) -> Result<Vec<RepetitionBinding>, Diagnostic> {
+fn expand_count(
+    expr: &Expr,
+    scope: &InstanceScope<'_>,
+) -> Result<Vec<RepetitionBinding>, Diagnostic> {
     let v = evaluate(expr, scope)?;
     if v.is_unknown_deep() {
         return Err(not_known(expr, "count"));
     }
     match v.unmark().0 {
-        Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => Ok((0..*n as usize).map(RepetitionBinding::Count).collect()),
+        Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => {
+            Ok((0..*n as usize).map(RepetitionBinding::Count).collect())
+        }
         other => Err(Diagnostic::error(
             "Invalid count argument",
             format!("count must be a non-negative whole number, got {other}"),
@@ -226,7 +259,10 @@ fn expand_count(expr: &Expr, scope: &InstanceScope<'_>) -> Result<Vec<Repetition
     }
 }
 
-fn expand_for_each(expr: &Expr, scope: &InstanceScope<'_>) -> Result<Vec<RepetitionBinding>, Diagnostic> {
+fn expand_for_each(
+    expr: &Expr,
+    scope: &InstanceScope<'_>,
+) -> Result<Vec<RepetitionBinding>, Diagnostic> {
     let v = evaluate(expr, scope)?;
     if v.is_unknown() || v.as_map().map(|_| false).unwrap_or(v.is_unknown_deep()) {
         return Err(not_known(expr, "for_each"));
@@ -239,16 +275,24 @@ fn expand_for_each(expr: &Expr, scope: &InstanceScope<'_>) -> Result<Vec<Repetit
         ));
     }
     match v {
-        Value::Map(map) => Ok(map.into_iter().map(|(k, v)| RepetitionBinding::Each(k, v)).collect()),
+        Value::Map(map) => Ok(map
+            .into_iter()
+            .map(|(k, v)| RepetitionBinding::Each(k, v))
+            .collect()),
         Value::List(items) => {
             let mut keys = Vec::new();
             for item in items {
                 match item {
-                    Value::String(s) => keys.push(RepetitionBinding::Each(s.clone(), Value::String(s))),
+                    Value::String(s) => {
+                        keys.push(RepetitionBinding::Each(s.clone(), Value::String(s)))
+                    }
                     other => {
                         return Err(Diagnostic::error(
                             "Invalid for_each argument",
-                            format!("for_each needs a map or a set of strings; this set contains a {}", other.type_name()),
+                            format!(
+                                "for_each needs a map or a set of strings; this set contains a {}",
+                                other.type_name()
+                            ),
                             Some(expr.location()),
                         ))
                     }
@@ -260,7 +304,10 @@ fn expand_for_each(expr: &Expr, scope: &InstanceScope<'_>) -> Result<Vec<Repetit
         }
         other => Err(Diagnostic::error(
             "Invalid for_each argument",
-            format!("for_each needs a map or a set of strings, got {}", other.type_name()),
+            format!(
+                "for_each needs a map or a set of strings, got {}",
+                other.type_name()
+            ),
             Some(expr.location()),
         )),
     }
@@ -282,7 +329,11 @@ impl InstanceScope<'_> {
     /// The value of `var.name` in this module instance (converted, marked sensitive if declared so).
     pub fn variable(&self, name: &str, location: &SourceLocation) -> Result<Value, Diagnostic> {
         let Some(var) = self.module.variables.get(name) else {
-            let mut d = Diagnostic::error("Reference to undeclared input variable", format!("var.{name} is not declared in this module"), Some(location.clone()));
+            let mut d = Diagnostic::error(
+                "Reference to undeclared input variable",
+                format!("var.{name} is not declared in this module"),
+                Some(location.clone()),
+            );
             if let Some(h) = did_you_mean(name, self.module.variables.keys().map(String::as_str)) {
                 d = d.with_help(h);
             }
@@ -311,15 +362,27 @@ impl InstanceScope<'_> {
                 (_, None) => Value::Null,
             };
             let value = var.type_constraint.convert(value).map_err(|e| {
-                Diagnostic::error("Invalid value for variable", format!("var.{name}: {e}"), Some(var.location.clone()))
+                Diagnostic::error(
+                    "Invalid value for variable",
+                    format!("var.{name}: {e}"),
+                    Some(var.location.clone()),
+                )
             })?;
-            Ok(if var.sensitive { value.into_sensitive() } else { value })
+            Ok(if var.sensitive {
+                value.into_sensitive()
+            } else {
+                value
+            })
         })
     }
 
     fn local(&self, name: &str, location: &SourceLocation) -> Result<Value, Diagnostic> {
         let Some(local) = self.module.locals.get(name) else {
-            let mut d = Diagnostic::error("Reference to undeclared local value", format!("local.{name} is not declared in this module"), Some(location.clone()));
+            let mut d = Diagnostic::error(
+                "Reference to undeclared local value",
+                format!("local.{name} is not declared in this module"),
+                Some(location.clone()),
+            );
             if let Some(h) = did_you_mean(name, self.module.locals.keys().map(String::as_str)) {
                 d = d.with_help(h);
             }
@@ -327,13 +390,19 @@ impl InstanceScope<'_> {
         };
         let scope = self.evaluation.scope(self.path, RepetitionBinding::None);
         self.evaluation
-            .memoized(&self.memo_key(&format!("local.{name}")), || evaluate(&local.value, &scope))
+            .memoized(&self.memo_key(&format!("local.{name}")), || {
+                evaluate(&local.value, &scope)
+            })
     }
 
     /// The value of `module.name`: its outputs, per instance.
     fn module_call(&self, name: &str, location: &SourceLocation) -> Result<Value, Diagnostic> {
         let Some(call) = self.module.module_calls.get(name) else {
-            return Err(Diagnostic::error("Reference to undeclared module", format!("module.{name} is not declared in this module"), Some(location.clone())));
+            return Err(Diagnostic::error(
+                "Reference to undeclared module",
+                format!("module.{name} is not declared in this module"),
+                Some(location.clone()),
+            ));
         };
         let ev = self.evaluation;
         let base = ev.scope(self.path, RepetitionBinding::None);
@@ -352,7 +421,16 @@ impl InstanceScope<'_> {
             Repetition::ForEach(_) => Value::Map(
                 instances
                     .into_iter()
-                    .map(|(k, v)| (if let InstanceKey::Key(k) = k { k } else { k.to_string() }, v))
+                    .map(|(k, v)| {
+                        (
+                            if let InstanceKey::Key(k) = k {
+                                k
+                            } else {
+                                k.to_string()
+                            },
+                            v,
+                        )
+                    })
                     .collect(),
             ),
         })
@@ -371,24 +449,40 @@ impl InstanceScope<'_> {
     pub fn output(&self, name: &str) -> Result<Value, Diagnostic> {
         let output = &self.module.outputs[name];
         let scope = self.evaluation.scope(self.path, RepetitionBinding::None);
-        self.evaluation.memoized(&self.memo_key(&format!("output.{name}")), || {
-            let v = evaluate(&output.value, &scope)?;
-            Ok(if output.sensitive { v.into_sensitive() } else { v })
-        })
+        self.evaluation
+            .memoized(&self.memo_key(&format!("output.{name}")), || {
+                let v = evaluate(&output.value, &scope)?;
+                Ok(if output.sensitive {
+                    v.into_sensitive()
+                } else {
+                    v
+                })
+            })
     }
 
     fn path_value(&self) -> Value {
         let cwd = std::env::current_dir().unwrap_or_default();
         Value::Map(BTreeMap::from([
-            ("module".to_string(), Value::string(self.module.dir.display().to_string())),
-            ("root".to_string(), Value::string(self.evaluation.root_dir.display().to_string())),
+            (
+                "module".to_string(),
+                Value::string(self.module.dir.display().to_string()),
+            ),
+            (
+                "root".to_string(),
+                Value::string(self.evaluation.root_dir.display().to_string()),
+            ),
             ("cwd".to_string(), Value::string(cwd.display().to_string())),
         ]))
     }
 }
 
 /// The `each`/`count` binding of a module call instance with the given key.
-fn binding_for(ev: &Evaluation, parent: &ModulePath, repetition: &Repetition, key: &InstanceKey) -> Result<RepetitionBinding, Diagnostic> {
+fn binding_for(
+    ev: &Evaluation,
+    parent: &ModulePath,
+    repetition: &Repetition,
+    key: &InstanceKey,
+) -> Result<RepetitionBinding, Diagnostic> {
     Ok(match (repetition, key) {
         (Repetition::Count(_), InstanceKey::Index(i)) => RepetitionBinding::Count(*i),
         (Repetition::ForEach(_), InstanceKey::Key(k)) => {
@@ -410,8 +504,19 @@ fn attr_name<'o>(ops: &[&'o TraversalOperator], i: usize) -> Option<&'o str> {
 }
 
 impl Scope for InstanceScope<'_> {
-    fn resolve(&self, name: &str, ops: &[&TraversalOperator], location: &SourceLocation) -> Result<(Value, usize), Diagnostic> {
-        let need_attr = |what: &str| Diagnostic::error("Invalid reference", format!("a reference to {what} needs an attribute name, such as {what}.NAME"), Some(location.clone()));
+    fn resolve(
+        &self,
+        name: &str,
+        ops: &[&TraversalOperator],
+        location: &SourceLocation,
+    ) -> Result<(Value, usize), Diagnostic> {
+        let need_attr = |what: &str| {
+            Diagnostic::error(
+                "Invalid reference",
+                format!("a reference to {what} needs an attribute name, such as {what}.NAME"),
+                Some(location.clone()),
+            )
+        };
         match name {
             "var" => Ok((self.variable(attr_name(ops, 0).ok_or_else(|| need_attr("var"))?, location)?, 1)),
             "local" => Ok((self.local(attr_name(ops, 0).ok_or_else(|| need_attr("local"))?, location)?, 1)),

@@ -26,12 +26,22 @@ impl DependencyTracker {
     }
 
     /// Remember the instances a module call expanded to.
-    pub(crate) fn record_module_instances(&mut self, path: &ModulePath, name: &str, instances: Vec<ModulePath>) {
-        self.module_instances.insert(format!("{}module.{name}", path.prefix()), instances);
+    pub(crate) fn record_module_instances(
+        &mut self,
+        path: &ModulePath,
+        name: &str,
+        instances: Vec<ModulePath>,
+    ) {
+        self.module_instances
+            .insert(format!("{}module.{name}", path.prefix()), instances);
     }
 
     /// Everything a resource's instances depend on.
-    pub(crate) fn of_resource(&mut self, path: &ModulePath, resource: &Resource) -> BTreeSet<String> {
+    pub(crate) fn of_resource(
+        &mut self,
+        path: &ModulePath,
+        resource: &Resource,
+    ) -> BTreeSet<String> {
         let mut refs = resource.body.references();
         match &resource.repetition {
             Repetition::Count(e) | Repetition::ForEach(e) => refs.extend(e.references()),
@@ -49,11 +59,21 @@ impl DependencyTracker {
             match &r.target {
                 RefTarget::Resource { .. } => {
                     let address = format!("{}{}", path.prefix(), r.target.address());
-                    deps.extend(self.ev.instance_keys(&address).into_iter().map(|k| format!("{address}{k}")));
+                    deps.extend(
+                        self.ev
+                            .instance_keys(&address)
+                            .into_iter()
+                            .map(|k| format!("{address}{k}")),
+                    );
                 }
                 RefTarget::Module(name) => {
                     let call = format!("{}module.{name}", path.prefix());
-                    deps.extend(self.ev.instances_under(&call).into_iter().filter(|a| address_matches(&call, a)));
+                    deps.extend(
+                        self.ev
+                            .instances_under(&call)
+                            .into_iter()
+                            .filter(|a| address_matches(&call, a)),
+                    );
                 }
                 _ => {}
             }
@@ -62,7 +82,11 @@ impl DependencyTracker {
     }
 
     /// The instances behind a set of references.
-    pub(crate) fn of_references(&mut self, path: &ModulePath, refs: &[Reference]) -> BTreeSet<String> {
+    pub(crate) fn of_references(
+        &mut self,
+        path: &ModulePath,
+        refs: &[Reference],
+    ) -> BTreeSet<String> {
         let mut deps = BTreeSet::new();
         for r in refs {
             deps.extend(self.of_reference(path, r));
@@ -74,7 +98,11 @@ impl DependencyTracker {
         match &r.target {
             RefTarget::Resource { .. } => {
                 let address = format!("{}{}", path.prefix(), r.target.address());
-                self.ev.instance_keys(&address).into_iter().map(|k| format!("{address}{k}")).collect()
+                self.ev
+                    .instance_keys(&address)
+                    .into_iter()
+                    .map(|k| format!("{address}{k}"))
+                    .collect()
             }
             RefTarget::Local(name) => self.memoized(format!("{path}|local.{name}"), |t| {
                 let module = t.ev.module_at(path);
@@ -83,7 +111,9 @@ impl DependencyTracker {
                     None => BTreeSet::new(),
                 }
             }),
-            RefTarget::Variable(name) => self.memoized(format!("{path}|var.{name}"), |t| t.of_variable(path, name)),
+            RefTarget::Variable(name) => {
+                self.memoized(format!("{path}|var.{name}"), |t| t.of_variable(path, name))
+            }
             RefTarget::Module(name) => {
                 let output = match r.steps.first() {
                     Some(PathStep::Key(k)) => Some(k.clone()),
@@ -103,7 +133,11 @@ impl DependencyTracker {
         let Some(call) = parent_module.module_calls.get(call_name) else {
             return BTreeSet::new();
         };
-        let mut refs = call.inputs.get(name).map(|e| e.references()).unwrap_or_default();
+        let mut refs = call
+            .inputs
+            .get(name)
+            .map(|e| e.references())
+            .unwrap_or_default();
         match &call.repetition {
             Repetition::Count(e) | Repetition::ForEach(e) => refs.extend(e.references()),
             Repetition::Single => {}
@@ -113,8 +147,17 @@ impl DependencyTracker {
         deps
     }
 
-    fn of_module_outputs(&mut self, path: &ModulePath, name: &str, output: Option<&str>) -> BTreeSet<String> {
-        let instances = self.module_instances.get(&format!("{}module.{name}", path.prefix())).cloned().unwrap_or_default();
+    fn of_module_outputs(
+        &mut self,
+        path: &ModulePath,
+        name: &str,
+        output: Option<&str>,
+    ) -> BTreeSet<String> {
+        let instances = self
+            .module_instances
+            .get(&format!("{}module.{name}", path.prefix()))
+            .cloned()
+            .unwrap_or_default();
         let mut deps = BTreeSet::new();
         for child in instances {
             let module = self.ev.module_at(&child);
@@ -124,14 +167,20 @@ impl DependencyTracker {
                 }
                 let mut refs = out.value.references();
                 refs.extend(out.depends_on.iter().cloned());
-                let found = self.memoized(format!("{child}|output.{out_name}"), |t| t.of_references(&child, &refs));
+                let found = self.memoized(format!("{child}|output.{out_name}"), |t| {
+                    t.of_references(&child, &refs)
+                });
                 deps.extend(found);
             }
         }
         deps
     }
 
-    fn memoized(&mut self, key: String, compute: impl FnOnce(&mut Self) -> BTreeSet<String>) -> BTreeSet<String> {
+    fn memoized(
+        &mut self,
+        key: String,
+        compute: impl FnOnce(&mut Self) -> BTreeSet<String>,
+    ) -> BTreeSet<String> {
         if let Some(found) = self.memo.get(&key) {
             return found.clone();
         }

@@ -76,6 +76,9 @@ mod tests {
         let back: MarkedValue = serde_json::from_str(&json).expect("parses");
         assert_eq!(back.to_value(), v);
         assert!(json.contains("\"sensitive\""), "{json}");
-        assert_eq!(MarkedValue::from_value(&Value::Unknown).to_value(), Value::Unknown);
+        assert_eq!(
+            MarkedValue::from_value(&Value::Unknown).to_value(),
+            Value::Unknown
+        );
     }
 }

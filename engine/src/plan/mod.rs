@@ -112,7 +112,11 @@ pub struct ResourceChange {
 impl ResourceChange {
     /// The module path plus `type.name` (or `data.type.name`), without the instance key.
     pub fn resource_address(&self) -> String {
-        let data = if self.mode == ResourceMode::Data { "data." } else { "" };
+        let data = if self.mode == ResourceMode::Data {
+            "data."
+        } else {
+            ""
+        };
         format!("{}{data}{}.{}", self.module, self.resource_type, self.name)
     }
 }
@@ -182,7 +186,11 @@ impl Plan {
     /// Add/change/destroy counts over managed resources.
     pub fn summary(&self) -> ChangeSummary {
         let mut s = ChangeSummary::default();
-        for c in self.changes.iter().filter(|c| c.mode == ResourceMode::Managed) {
+        for c in self
+            .changes
+            .iter()
+            .filter(|c| c.mode == ResourceMode::Managed)
+        {
             match c.action {
                 Action::Create => s.add += 1,
                 Action::Update => s.change += 1,
@@ -200,7 +208,10 @@ impl Plan {
     /// True when applying would change any resource or output.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
-            || self.outputs.values().any(|o| o.removed || o.before != o.after)
+            || self
+                .outputs
+                .values()
+                .any(|o| o.removed || o.before != o.after)
     }
 
     /// The change for an address.
@@ -210,6 +221,9 @@ impl Plan {
 
     /// Root variable values with their marks.
     pub fn variable_values(&self) -> BTreeMap<String, Value> {
-        self.variables.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()
+        self.variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_value()))
+            .collect()
     }
 }

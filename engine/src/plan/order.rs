@@ -37,11 +37,17 @@ impl ConfigNode {
 }
 
 /// The node a reference points at, if it is declared in `module`; else a diagnostic.
-pub(crate) fn node_of(module: &Module, reference: &Reference) -> Result<Option<ConfigNode>, Diagnostic> {
+pub(crate) fn node_of(
+    module: &Module,
+    reference: &Reference,
+) -> Result<Option<ConfigNode>, Diagnostic> {
     let missing = |what: &str, name: &str, candidates: Vec<&str>| {
         let mut d = Diagnostic::error(
             format!("Reference to undeclared {what}"),
-            format!("{} is not declared in this module", reference.target.address()),
+            format!(
+                "{} is not declared in this module",
+                reference.target.address()
+            ),
             Some(reference.location.clone()),
         );
         if let Some(h) = crate::diagnostics::did_you_mean(name, candidates) {
@@ -86,33 +92,68 @@ fn nodes_of(module: &Module) -> BTreeMap<ConfigNode, NodeInfo> {
         if let Some(d) = &v.default {
             references.extend(d.references());
         }
-        nodes.insert(ConfigNode::Variable(name.clone()), NodeInfo { location: v.location.clone(), references });
+        nodes.insert(
+            ConfigNode::Variable(name.clone()),
+            NodeInfo {
+                location: v.location.clone(),
+                references,
+            },
+        );
     }
     for (name, l) in &module.locals {
-        nodes.insert(ConfigNode::Local(name.clone()), NodeInfo { location: l.location.clone(), references: l.value.references() });
+        nodes.insert(
+            ConfigNode::Local(name.clone()),
+            NodeInfo {
+                location: l.location.clone(),
+                references: l.value.references(),
+            },
+        );
     }
     for (name, o) in &module.outputs {
         let mut references = o.value.references();
         references.extend(o.depends_on.iter().cloned());
-        nodes.insert(ConfigNode::Output(name.clone()), NodeInfo { location: o.location.clone(), references });
+        nodes.insert(
+            ConfigNode::Output(name.clone()),
+            NodeInfo {
+                location: o.location.clone(),
+                references,
+            },
+        );
     }
     for (address, r) in &module.resources {
         let mut references = r.body.references();
         references.extend(r.depends_on.iter().cloned());
         match &r.repetition {
-            crate::config::Repetition::Count(e) | crate::config::Repetition::ForEach(e) => references.extend(e.references()),
+            crate::config::Repetition::Count(e) | crate::config::Repetition::ForEach(e) => {
+                references.extend(e.references())
+            }
             crate::config::Repetition::Single => {}
         }
-        nodes.insert(ConfigNode::Resource(address.clone()), NodeInfo { location: r.location.clone(), references });
+        nodes.insert(
+            ConfigNode::Resource(address.clone()),
+            NodeInfo {
+                location: r.location.clone(),
+                references,
+            },
+        );
     }
     for (name, c) in &module.module_calls {
-        let mut references: Vec<Reference> = c.inputs.values().flat_map(|e| e.references()).collect();
+        let mut references: Vec<Reference> =
+            c.inputs.values().flat_map(|e| e.references()).collect();
         references.extend(c.depends_on.iter().cloned());
         match &c.repetition {
-            crate::config::Repetition::Count(e) | crate::config::Repetition::ForEach(e) => references.extend(e.references()),
+            crate::config::Repetition::Count(e) | crate::config::Repetition::ForEach(e) => {
+                references.extend(e.references())
+            }
             crate::config::Repetition::Single => {}
         }
-        nodes.insert(ConfigNode::ModuleCall(name.clone()), NodeInfo { location: c.location.clone(), references });
+        nodes.insert(
+            ConfigNode::ModuleCall(name.clone()),
+            NodeInfo {
+                location: c.location.clone(),
+                references,
+            },
+        );
     }
     nodes
 }
@@ -122,7 +163,10 @@ fn nodes_of(module: &Module) -> BTreeMap<ConfigNode, NodeInfo> {
 pub fn config_order(module: &Module) -> Result<Vec<ConfigNode>, Diagnostics> {
     let nodes = nodes_of(module);
     let mut graph: DiGraph<ConfigNode, ()> = DiGraph::new();
-    let index: BTreeMap<ConfigNode, NodeIndex> = nodes.keys().map(|n| (n.clone(), graph.add_node(n.clone()))).collect();
+    let index: BTreeMap<ConfigNode, NodeIndex> = nodes
+        .keys()
+        .map(|n| (n.clone(), graph.add_node(n.clone())))
+        .collect();
     let mut diags = Diagnostics::new();
     for (node, info) in &nodes {
         for reference in &info.references {
@@ -144,7 +188,10 @@ pub fn config_order(module: &Module) -> Result<Vec<ConfigNode>, Diagnostics> {
     }
 }
 
-fn cycle_diagnostics(graph: &DiGraph<ConfigNode, ()>, nodes: &BTreeMap<ConfigNode, NodeInfo>) -> Diagnostics {
+fn cycle_diagnostics(
+    graph: &DiGraph<ConfigNode, ()>,
+    nodes: &BTreeMap<ConfigNode, NodeInfo>,
+) -> Diagnostics {
     let mut diags = Diagnostics::new();
     for scc in tarjan_scc(graph) {
         let is_cycle = scc.len() > 1 || graph.contains_edge(scc[0], scc[0]);
@@ -192,7 +239,11 @@ mod tests {
     fn cycles_name_every_member_with_location() {
         let m = module("resource \"mesh_data\" \"a\" { input = mesh_data.b.id }\nresource \"mesh_data\" \"b\" { input = local.c }\nlocals { c = mesh_data.a.id }\n");
         let err = config_order(&m).unwrap_err().to_string();
-        for member in ["mesh_data.a (main.hcl:1:1)", "mesh_data.b (main.hcl:2:1)", "local.c (main.hcl:3:10)"] {
+        for member in [
+            "mesh_data.a (main.hcl:1:1)",
+            "mesh_data.b (main.hcl:2:1)",
+            "local.c (main.hcl:3:10)",
+        ] {
             assert!(err.contains(member), "{member} missing from:\n{err}");
         }
     }

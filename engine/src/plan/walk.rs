@@ -73,7 +73,9 @@ pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
         seen: BTreeSet::new(),
         orders: HashMap::new(),
     };
-    walker.walk_module(ModulePath::root(), BTreeSet::new()).await;
+    walker
+        .walk_module(ModulePath::root(), BTreeSet::new())
+        .await;
     if walker.options.mode == PlanMode::Destroy {
         walker.changes.clear();
         walker.plan_destroy();
@@ -96,7 +98,11 @@ pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
             serial: walker.prior.serial,
         },
         config_digest: input.config_digest,
-        variables: input.variables.iter().map(|(k, v)| (k.clone(), MarkedValue::from_value(v))).collect(),
+        variables: input
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), MarkedValue::from_value(v)))
+            .collect(),
         changes: walker.changes,
         outputs,
         targets: walker.options.targets.clone(),
@@ -128,14 +134,23 @@ impl Walker {
                         let resource = module.resources[&address].clone();
                         self.plan_resource(&path, &resource, &inherited).await;
                     }
-                    ConfigNode::ModuleCall(name) => self.plan_module_call(&path, &module, &name, &inherited).await,
+                    ConfigNode::ModuleCall(name) => {
+                        self.plan_module_call(&path, &module, &name, &inherited)
+                            .await
+                    }
                     _ => {}
                 }
             }
         })
     }
 
-    async fn plan_module_call(&mut self, path: &ModulePath, module: &Module, name: &str, inherited: &BTreeSet<String>) {
+    async fn plan_module_call(
+        &mut self,
+        path: &ModulePath,
+        module: &Module,
+        name: &str,
+        inherited: &BTreeSet<String>,
+    ) {
         let call = &module.module_calls[name];
         let scope = self.ev.scope(path, RepetitionBinding::None);
         let bindings = match self.ev.expand(&call.repetition, &scope) {
@@ -144,8 +159,10 @@ impl Walker {
         };
         let mut child_inherited = inherited.clone();
         child_inherited.extend(self.deps.depends_on(path, &call.depends_on));
-        let instances: Vec<ModulePath> = bindings.iter().map(|b| path.child(name, b.key())).collect();
-        self.deps.record_module_instances(path, name, instances.clone());
+        let instances: Vec<ModulePath> =
+            bindings.iter().map(|b| path.child(name, b.key())).collect();
+        self.deps
+            .record_module_instances(path, name, instances.clone());
         for child in instances {
             self.walk_module(child, child_inherited.clone()).await;
         }
@@ -163,7 +180,11 @@ impl Walker {
                 }
             };
             if !var.nullable && value.is_null() {
-                self.diags.push(Diagnostic::error("Invalid value for variable", format!("var.{name} must not be null"), Some(var.location.clone())));
+                self.diags.push(Diagnostic::error(
+                    "Invalid value for variable",
+                    format!("var.{name} must not be null"),
+                    Some(var.location.clone()),
+                ));
             }
             for validation in &var.validations {
                 match crate::eval::evaluate(&validation.condition, &scope) {
@@ -174,10 +195,24 @@ impl Walker {
                             .ok()
                             .and_then(|m| m.unmark().0.as_str().map(str::to_string))
                             .unwrap_or_else(|| "the validation condition failed".into());
-                        let shown = if path.is_root() { format!("var.{name}") } else { format!("{path}.var.{name}") };
-                        self.diags.push(Diagnostic::error("Invalid value for variable", format!("{message}\n\nThis was checked by the validation rule of {shown}."), Some(validation.condition.location())));
+                        let shown = if path.is_root() {
+                            format!("var.{name}")
+                        } else {
+                            format!("{path}.var.{name}")
+                        };
+                        self.diags.push(Diagnostic::error(
+                            "Invalid value for variable",
+                            format!(
+                                "{message}\n\nThis was checked by the validation rule of {shown}."
+                            ),
+                            Some(validation.condition.location()),
+                        ));
                     }
-                    Ok(_) => self.diags.push(Diagnostic::error("Invalid validation condition", "the condition must be a bool", Some(validation.condition.location()))),
+                    Ok(_) => self.diags.push(Diagnostic::error(
+                        "Invalid validation condition",
+                        "the condition must be a bool",
+                        Some(validation.condition.location()),
+                    )),
                     Err(d) => self.diags.push(d),
                 }
             }
@@ -201,13 +236,22 @@ impl Walker {
                     }
                 })
                 .collect();
-            let kind = if resource.mode == ResourceMode::Data { "data source" } else { "resource type" };
+            let kind = if resource.mode == ResourceMode::Data {
+                "data source"
+            } else {
+                "resource type"
+            };
             let mut d = Diagnostic::error(
                 format!("Unknown {kind}"),
-                format!("there is no {kind} named \"{}\"; the available ones are: {}", resource.resource_type, known.join(", ")),
+                format!(
+                    "there is no {kind} named \"{}\"; the available ones are: {}",
+                    resource.resource_type,
+                    known.join(", ")
+                ),
                 Some(resource.location.clone()),
             );
-            if let Some(h) = did_you_mean(&resource.resource_type, known.iter().map(String::as_str)) {
+            if let Some(h) = did_you_mean(&resource.resource_type, known.iter().map(String::as_str))
+            {
                 d = d.with_help(h);
             }
             self.diags.push(d);
@@ -215,7 +259,12 @@ impl Walker {
         schema
     }
 
-    async fn plan_resource(&mut self, path: &ModulePath, resource: &Resource, inherited: &BTreeSet<String>) {
+    async fn plan_resource(
+        &mut self,
+        path: &ModulePath,
+        resource: &Resource,
+        inherited: &BTreeSet<String>,
+    ) {
         let resource_address = format!("{}{}", path.prefix(), resource.address());
         let shape = match resource.repetition {
             Repetition::Single => Shape::Single,
@@ -228,7 +277,9 @@ impl Walker {
             Ok(b) => b,
             Err(d) => return self.diags.push(d),
         };
-        let Some(schema) = self.schema_for(resource) else { return };
+        let Some(schema) = self.schema_for(resource) else {
+            return;
+        };
         let mut dependencies = self.deps.of_resource(path, resource);
         dependencies.extend(inherited.iter().cloned());
         for binding in bindings {
@@ -238,7 +289,14 @@ impl Walker {
             let what = format!("{} \"{}\"", resource.resource_type, resource.name);
             let scope = self.ev.scope(path, binding);
             let mut diags = Diagnostics::new();
-            let config = eval_body(&scope, &resource.body, &schema.block, &what, &resource.location, &mut diags);
+            let config = eval_body(
+                &scope,
+                &resource.body,
+                &schema.block,
+                &what,
+                &resource.location,
+                &mut diags,
+            );
             let failed = diags.has_errors();
             self.diags.extend(diags.0);
             if failed {
@@ -246,10 +304,17 @@ impl Walker {
             }
             let change = match resource.mode {
                 ResourceMode::Data => self.plan_data(resource, &address, path, config).await,
-                ResourceMode::Managed => self.plan_managed(resource, &schema, &address, path, config).await,
+                ResourceMode::Managed => {
+                    self.plan_managed(resource, &schema, &address, path, config)
+                        .await
+                }
             };
             let Some(mut change) = change else { continue };
-            change.dependencies = dependencies.iter().filter(|d| **d != address).cloned().collect();
+            change.dependencies = dependencies
+                .iter()
+                .filter(|d| **d != address)
+                .cloned()
+                .collect();
             let exposed = change.after.to_value();
             self.ev.set_instance(&resource_address, shape, key, exposed);
             self.changes.push(change);
@@ -274,46 +339,80 @@ impl Walker {
         }
     }
 
-    async fn plan_data(&mut self, resource: &Resource, address: &str, path: &ModulePath, config: Value) -> Option<ResourceChange> {
+    async fn plan_data(
+        &mut self,
+        resource: &Resource,
+        address: &str,
+        path: &ModulePath,
+        config: Value,
+    ) -> Option<ResourceChange> {
         let mut change = self.base_change(resource, address, path);
         if let Some(prior) = self.prior.instances.get(address) {
             change.before = MarkedValue::from_value(&prior.value);
         }
         if config.is_unknown_deep() {
             change.action = Action::Read;
-            change.reason = Some("its configuration depends on values known only after apply".into());
+            change.reason =
+                Some("its configuration depends on values known only after apply".into());
             change.after = MarkedValue::from_value(&Value::Unknown);
             return Some(change);
         }
         let provider = self.providers.for_type(&resource.resource_type)?.clone();
-        match provider.read_data(&resource.resource_type, config.strip_sensitive()).await {
+        match provider
+            .read_data(&resource.resource_type, config.strip_sensitive())
+            .await
+        {
             Ok(v) => {
-                let v = mark_schema_sensitive(self.providers.data_schema(&resource.resource_type).as_ref(), v, &config);
+                let v = mark_schema_sensitive(
+                    self.providers.data_schema(&resource.resource_type).as_ref(),
+                    v,
+                    &config,
+                );
                 change.after = MarkedValue::from_value(&v);
                 Some(change)
             }
             Err(e) => {
-                self.diags.push(Diagnostic::error(format!("Error reading {address}"), e.message, Some(resource.location.clone())));
+                self.diags.push(Diagnostic::error(
+                    format!("Error reading {address}"),
+                    e.message,
+                    Some(resource.location.clone()),
+                ));
                 None
             }
         }
     }
 
-    async fn plan_managed(&mut self, resource: &Resource, schema: &ResourceSchema, address: &str, path: &ModulePath, config: Value) -> Option<ResourceChange> {
+    async fn plan_managed(
+        &mut self,
+        resource: &Resource,
+        schema: &ResourceSchema,
+        address: &str,
+        path: &ModulePath,
+        config: Value,
+    ) -> Option<ResourceChange> {
         let provider = self.providers.for_type(&resource.resource_type)?.clone();
         for problem in provider.validate(&resource.resource_type, &config) {
             let detail = match &problem.attribute {
                 Some(p) => format!("{}: {}", crate::value::path_to_string(p), problem.message),
                 None => problem.message.clone(),
             };
-            self.diags.push(Diagnostic::error(format!("Invalid {}", resource.resource_type), detail, Some(resource.location.clone())));
+            self.diags.push(Diagnostic::error(
+                format!("Invalid {}", resource.resource_type),
+                detail,
+                Some(resource.location.clone()),
+            ));
         }
         let mut change = self.base_change(resource, address, path);
         let prior: Option<PriorInstance> = self.prior.instances.get(address).cloned();
         let mut config = config;
         if let Some(prior) = &prior {
             change.before = MarkedValue::from_value(&prior.value);
-            apply_ignore_changes(&resource.lifecycle.ignore_changes, schema, &prior.value, &mut config);
+            apply_ignore_changes(
+                &resource.lifecycle.ignore_changes,
+                schema,
+                &prior.value,
+                &mut config,
+            );
         }
         let request = PlanRequest {
             resource_type: resource.resource_type.clone(),
@@ -324,7 +423,11 @@ impl Walker {
         let planned = match provider.plan(request.clone()).await {
             Ok(p) => p,
             Err(e) => {
-                self.diags.push(Diagnostic::error(format!("Error planning {address}"), e.message, Some(resource.location.clone())));
+                self.diags.push(Diagnostic::error(
+                    format!("Error planning {address}"),
+                    e.message,
+                    Some(resource.location.clone()),
+                ));
                 return None;
             }
         };
@@ -350,14 +453,21 @@ impl Walker {
         };
         // A replacement: plan the new object as a create so computed values become unknown.
         let fresh = provider
-            .plan(PlanRequest { prior: None, ..request })
+            .plan(PlanRequest {
+                prior: None,
+                ..request
+            })
             .await
             .map(|p| mark_schema_sensitive(Some(schema), p.planned, &config))
             .unwrap_or(after);
         if resource.lifecycle.prevent_destroy {
             self.diags.push(prevent_destroy_error(address, resource));
         }
-        change.action = if resource.lifecycle.create_before_destroy { Action::CreateThenDelete } else { Action::DeleteThenCreate };
+        change.action = if resource.lifecycle.create_before_destroy {
+            Action::CreateThenDelete
+        } else {
+            Action::DeleteThenCreate
+        };
         change.replace_paths = planned.requires_replace;
         change.reason = replace_reason;
         change.after = MarkedValue::from_value(&fresh);
@@ -369,23 +479,35 @@ impl Walker {
         for reference in &resource.lifecycle.replace_triggered_by {
             let target = format!("{}{}", path.prefix(), reference.target.address());
             let (key_steps, attr_steps): (Vec<_>, Vec<_>) = match reference.steps.first() {
-                Some(crate::value::PathStep::Index(_)) | Some(crate::value::PathStep::Key(_)) if is_instance_key(&reference.steps) => {
+                Some(crate::value::PathStep::Index(_)) | Some(crate::value::PathStep::Key(_))
+                    if is_instance_key(&reference.steps) =>
+                {
                     (reference.steps[..1].to_vec(), reference.steps[1..].to_vec())
                 }
                 _ => (Vec::new(), reference.steps.clone()),
             };
             let instance = match key_steps.first() {
                 Some(crate::value::PathStep::Index(i)) => format!("{target}[{i}]"),
-                Some(crate::value::PathStep::Key(k)) => format!("{target}{}", InstanceKey::Key(k.clone())),
+                Some(crate::value::PathStep::Key(k)) => {
+                    format!("{target}{}", InstanceKey::Key(k.clone()))
+                }
                 None => target.clone(),
             };
-            for change in self.changes.iter().filter(|c| address_matches(&instance, &c.address)) {
+            for change in self
+                .changes
+                .iter()
+                .filter(|c| address_matches(&instance, &c.address))
+            {
                 let triggered = if attr_steps.is_empty() {
-                    matches!(change.action, Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete)
+                    matches!(
+                        change.action,
+                        Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete
+                    )
                 } else {
                     let before = change.before.to_value();
                     let after = change.after.to_value();
-                    change.action != Action::NoOp && before.get_at(&attr_steps) != after.get_at(&attr_steps)
+                    change.action != Action::NoOp
+                        && before.get_at(&attr_steps) != after.get_at(&attr_steps)
                 };
                 if triggered {
                     return Some(reference.target.address());
@@ -417,7 +539,8 @@ impl Walker {
             if prior.mode == ResourceMode::Managed {
                 if let Some(resource) = find_resource_config(&root, &prior.address) {
                     if resource.lifecycle.prevent_destroy {
-                        self.diags.push(prevent_destroy_error(&prior.address, &resource));
+                        self.diags
+                            .push(prevent_destroy_error(&prior.address, &resource));
                     }
                 }
             }
@@ -431,21 +554,50 @@ impl Walker {
         let scope = self.ev.scope(&path, RepetitionBinding::None);
         let mut outputs = BTreeMap::new();
         for (name, output) in &root.outputs {
-            let before = self.prior.outputs.get(name).map(MarkedValue::from_value).unwrap_or_default();
+            let before = self
+                .prior
+                .outputs
+                .get(name)
+                .map(MarkedValue::from_value)
+                .unwrap_or_default();
             if self.options.mode == PlanMode::Destroy {
-                outputs.insert(name.clone(), OutputChange { before, after: MarkedValue::null(), sensitive: output.sensitive, removed: true });
+                outputs.insert(
+                    name.clone(),
+                    OutputChange {
+                        before,
+                        after: MarkedValue::null(),
+                        sensitive: output.sensitive,
+                        removed: true,
+                    },
+                );
                 continue;
             }
             match scope.output(name) {
                 Ok(v) => {
-                    outputs.insert(name.clone(), OutputChange { before, after: MarkedValue::from_value(&v), sensitive: output.sensitive, removed: false });
+                    outputs.insert(
+                        name.clone(),
+                        OutputChange {
+                            before,
+                            after: MarkedValue::from_value(&v),
+                            sensitive: output.sensitive,
+                            removed: false,
+                        },
+                    );
                 }
                 Err(d) => self.diags.push(d),
             }
         }
         for (name, value) in &self.prior.outputs {
             if !root.outputs.contains_key(name) {
-                outputs.insert(name.clone(), OutputChange { before: MarkedValue::from_value(value), after: MarkedValue::null(), sensitive: false, removed: true });
+                outputs.insert(
+                    name.clone(),
+                    OutputChange {
+                        before: MarkedValue::from_value(value),
+                        after: MarkedValue::null(),
+                        sensitive: false,
+                        removed: true,
+                    },
+                );
             }
         }
         outputs
@@ -459,9 +611,16 @@ impl Walker {
         }
         let targets = self.options.targets.clone();
         for target in &targets {
-            let known = self.changes.iter().any(|c| address_matches(target, &c.address));
+            let known = self
+                .changes
+                .iter()
+                .any(|c| address_matches(target, &c.address));
             if !known {
-                self.diags.push(Diagnostic::error("Invalid target", format!("-target {target} matches no resource in the configuration or state"), None));
+                self.diags.push(Diagnostic::error(
+                    "Invalid target",
+                    format!("-target {target} matches no resource in the configuration or state"),
+                    None,
+                ));
             }
         }
         let mut included: BTreeSet<String> = self
@@ -486,7 +645,8 @@ impl Walker {
                 break;
             }
         }
-        self.changes.retain(|c| included.contains(&c.address) || c.before.value != serde_json::Value::Null);
+        self.changes
+            .retain(|c| included.contains(&c.address) || c.before.value != serde_json::Value::Null);
         for c in &mut self.changes {
             if !included.contains(&c.address) {
                 c.action = Action::NoOp;
@@ -576,17 +736,32 @@ fn find_resource_config(root: &Arc<Module>, address: &str) -> Option<Resource> {
     let (module_prefix, rest) = split_module(address);
     let mut module = root.clone();
     for step in module_prefix.split("module.").filter(|s| !s.is_empty()) {
-        let name = step.trim_end_matches('.').split('[').next().unwrap_or_default();
+        let name = step
+            .trim_end_matches('.')
+            .split('[')
+            .next()
+            .unwrap_or_default();
         module = module.module_calls.get(name)?.module.clone();
     }
     let resource_address = rest.split('[').next().unwrap_or_default();
     module.resources.get(resource_address).cloned()
 }
 
-fn apply_ignore_changes(ignore: &IgnoreChanges, schema: &ResourceSchema, prior: &Value, config: &mut Value) {
+fn apply_ignore_changes(
+    ignore: &IgnoreChanges,
+    schema: &ResourceSchema,
+    prior: &Value,
+    config: &mut Value,
+) {
     let names: Vec<String> = match ignore {
         IgnoreChanges::None => return,
-        IgnoreChanges::All => schema.block.attributes.iter().filter(|(_, a)| a.is_settable()).map(|(n, _)| n.clone()).collect(),
+        IgnoreChanges::All => schema
+            .block
+            .attributes
+            .iter()
+            .filter(|(_, a)| a.is_settable())
+            .map(|(n, _)| n.clone())
+            .collect(),
         IgnoreChanges::Attributes(names) => names.clone(),
     };
     for name in names {
@@ -597,7 +772,11 @@ fn apply_ignore_changes(ignore: &IgnoreChanges, schema: &ResourceSchema, prior: 
 }
 
 /// Put the sensitive mark on planned values where the schema or the config says so.
-fn mark_schema_sensitive(schema: Option<&ResourceSchema>, mut value: Value, config: &Value) -> Value {
+fn mark_schema_sensitive(
+    schema: Option<&ResourceSchema>,
+    mut value: Value,
+    config: &Value,
+) -> Value {
     if let Some(schema) = schema {
         for path in schema.block.sensitive_paths(&value) {
             if value.get_at(&path).is_some_and(|v| !v.is_null()) {
@@ -619,7 +798,16 @@ mod tests {
 
     #[test]
     fn splits_module_prefixes() {
-        assert_eq!(split_module("module.a[\"x.y\"].module.b.mesh_data.c[0]"), ("module.a[\"x.y\"].module.b.".to_string(), "mesh_data.c[0]".to_string()));
-        assert_eq!(split_module("mesh_data.c"), (String::new(), "mesh_data.c".to_string()));
+        assert_eq!(
+            split_module("module.a[\"x.y\"].module.b.mesh_data.c[0]"),
+            (
+                "module.a[\"x.y\"].module.b.".to_string(),
+                "mesh_data.c[0]".to_string()
+            )
+        );
+        assert_eq!(
+            split_module("mesh_data.c"),
+            (String::new(), "mesh_data.c".to_string())
+        );
     }
 }

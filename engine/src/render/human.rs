@@ -7,30 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use similar::{capture_diff_slices, Algorithm, ChangeTag, DiffTag, TextDiff};
 
+use super::writer::{key_text, quote, Mark, Writer, BOLD, GREEN};
 use super::{marked_pair, ColorChoice};
 use crate::config::ResourceMode;
 use crate::plan::{Action, Plan, PlanMode, ResourceChange};
-use crate::value::{format_number, PathStep, Value};
-
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const CYAN: &str = "\x1b[36m";
-
-/// The two-character marker in front of a line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Mark {
-    /// `+ `
-    Add,
-    /// `- `
-    Remove,
-    /// `~ `
-    Update,
-    /// Two spaces.
-    Keep,
-}
+use crate::value::{PathStep, Value};
 
 /// How an attribute changes between two sides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,23 +35,6 @@ fn classify(b: Option<&Value>, a: Option<&Value>) -> Kind {
     }
 }
 
-/// A JSON-escaped, quoted string.
-pub(super) fn quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
-}
-
-/// A map key: bare when it is an identifier, quoted otherwise.
-pub(super) fn key_text(k: &str) -> String {
-    let mut chars = k.chars();
-    let ident = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ident {
-        k.to_string()
-    } else {
-        quote(k)
-    }
-}
-
 fn plural(noun: &str, n: usize) -> String {
     if n == 1 {
         noun.to_string()
@@ -79,166 +43,19 @@ fn plural(noun: &str, n: usize) -> String {
     }
 }
 
-/// Writes indented, marked lines.
-pub(super) struct Writer {
-    out: String,
-    color: bool,
-    /// Plan layout (markers, four-wide indent) rather than plain value layout (two-wide).
-    markers: bool,
-    /// Show what is inside sensitive values (`mesh output` with reveal only).
-    reveal: bool,
-    /// Paths that force replacement, for the resource being written.
-    replace: Vec<Vec<PathStep>>,
-}
-
 impl Writer {
-    fn plan(color: ColorChoice) -> Writer {
-        Writer {
-            out: String::new(),
-            color: color == ColorChoice::Always,
-            markers: true,
-            reveal: false,
-            replace: Vec::new(),
-        }
-    }
-
-    /// A writer for a single value, without markers.
-    pub(super) fn value(reveal: bool) -> Writer {
-        Writer {
-            out: String::new(),
-            color: false,
-            markers: false,
-            reveal,
-            replace: Vec::new(),
-        }
-    }
-
-    /// The text written so far.
-    pub(super) fn finish(self) -> String {
-        self.out
-    }
-
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color && !text.trim().is_empty() {
-            format!("{code}{text}{RESET}")
-        } else {
-            text.to_string()
-        }
-    }
-
-    /// Color each action symbol in `text` (`+`, `-`, `~`, `<=`), leaving spaces and `/` plain.
-    fn paint_symbol(&self, text: &str) -> String {
-        if !self.color {
-            return text.to_string();
-        }
-        if text.trim() == "<=" {
-            return text.replace("<=", &self.paint(CYAN, "<="));
-        }
-        text.chars()
-            .map(|c| match c {
-                '+' => self.paint(GREEN, "+"),
-                '-' => self.paint(RED, "-"),
-                '~' => self.paint(YELLOW, "~"),
-                other => other.to_string(),
-            })
-            .collect()
-    }
-
-    fn line(&mut self, depth: usize, mark: Mark, text: &str) {
-        let mut l = String::new();
-        if self.markers {
-            l.push_str(&" ".repeat(2 + 4 * depth));
-            l.push_str(&self.paint_symbol(match mark {
-                Mark::Add => "+ ",
-                Mark::Remove => "- ",
-                Mark::Update => "~ ",
-                Mark::Keep => "  ",
-            }));
-        } else {
-            l.push_str(&" ".repeat(2 * depth));
-        }
-        l.push_str(text);
-        self.out.push_str(l.trim_end_matches(' '));
-        self.out.push('\n');
-    }
-
-    /// ` # forces replacement` when `path` (or, for a leaf, anything under it) forces it.
-    fn note(&self, path: &[PathStep], leaf: bool) -> String {
-        let forces = self
-            .replace
-            .iter()
-            .any(|p| p.as_slice() == path || (leaf && p.starts_with(path)));
-        if forces {
-            format!(" {}", self.paint(RED, "# forces replacement"))
-        } else {
-            String::new()
-        }
-    }
-
-    /// The one-line form of a value, if it has one.
-    fn inline(&self, v: &Value) -> Option<String> {
-        Some(match v {
-            Value::Sensitive(inner) if self.reveal => return self.inline(inner),
-            Value::Sensitive(_) => "(sensitive value)".into(),
-            Value::Unknown => "(known after apply)".into(),
-            Value::Null => "null".into(),
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => format_number(*n),
-            Value::String(s) if !s.contains('\n') => quote(s),
-            Value::List(l) if l.is_empty() => "[]".into(),
-            Value::Map(m) if m.is_empty() => "{}".into(),
-            _ => return None,
-        })
-    }
-
-    /// A whole value: `lead` starts its first line, `tail` ends its last, `note` ends its first.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn full(&mut self, depth: usize, mark: Mark, child: Mark, lead: &str, v: &Value, tail: &str, note: &str) {
-        if let (Value::Sensitive(inner), true) = (v, self.reveal) {
-            return self.full(depth, mark, child, lead, inner, tail, note);
-        }
-        if let Some(text) = self.inline(v) {
-            return self.line(depth, mark, &format!("{lead}{text}{tail}{note}"));
-        }
-        match v {
-            Value::String(s) => {
-                self.line(depth, mark, &format!("{lead}<<-EOT{note}"));
-                for l in s.lines() {
-                    self.line(depth + 1, Mark::Keep, l);
-                }
-                self.line(depth, Mark::Keep, &format!("EOT{tail}"));
-            }
-            Value::Map(m) => {
-                let skip_null = self.markers;
-                let entries: Vec<_> = m
-                    .iter()
-                    .filter(|(_, v)| !(skip_null && matches!(v, Value::Null)))
-                    .collect();
-                if entries.is_empty() {
-                    return self.line(depth, mark, &format!("{lead}{{}}{tail}{note}"));
-                }
-                let width = entries.iter().map(|(k, _)| key_text(k).chars().count()).max().unwrap_or(0);
-                self.line(depth, mark, &format!("{lead}{{{note}"));
-                for (k, item) in entries {
-                    let lead = format!("{:<width$} = ", key_text(k));
-                    self.full(depth + 1, child, child, &lead, item, "", "");
-                }
-                self.line(depth, Mark::Keep, &format!("}}{tail}"));
-            }
-            Value::List(items) => {
-                self.line(depth, mark, &format!("{lead}[{note}"));
-                for item in items {
-                    self.full(depth + 1, child, child, "", item, ",", "");
-                }
-                self.line(depth, Mark::Keep, &format!("]{tail}"));
-            }
-            _ => self.line(depth, mark, &format!("{lead}null{tail}{note}")),
-        }
-    }
-
     /// One map entry or output, already classified.
     #[allow(clippy::too_many_arguments)]
-    fn entry(&mut self, depth: usize, lead: &str, kind: Kind, b: &Value, a: &Value, path: &mut Vec<PathStep>, tail: &str) {
+    fn entry(
+        &mut self,
+        depth: usize,
+        lead: &str,
+        kind: Kind,
+        b: &Value,
+        a: &Value,
+        path: &mut Vec<PathStep>,
+        tail: &str,
+    ) {
         match kind {
             Kind::Add => {
                 let note = self.note(path, true);
@@ -255,11 +72,23 @@ impl Writer {
     }
 
     /// A value present on both sides that differs.
-    fn change(&mut self, depth: usize, lead: &str, b: &Value, a: &Value, path: &mut Vec<PathStep>, tail: &str) {
+    fn change(
+        &mut self,
+        depth: usize,
+        lead: &str,
+        b: &Value,
+        a: &Value,
+        path: &mut Vec<PathStep>,
+        tail: &str,
+    ) {
         match (b, a) {
             (Value::Sensitive(_), Value::Sensitive(_)) => {
                 let note = self.note(path, true);
-                self.line(depth, Mark::Update, &format!("{lead}(sensitive value){tail}{note}"));
+                self.line(
+                    depth,
+                    Mark::Update,
+                    &format!("{lead}(sensitive value){tail}{note}"),
+                );
             }
             (_, Value::Unknown) => {
                 let note = self.note(path, true);
@@ -298,7 +127,11 @@ impl Writer {
                 let note = self.note(path, true);
                 match (self.inline(b), self.inline(a)) {
                     (Some(old), Some(new)) => {
-                        self.line(depth, Mark::Update, &format!("{lead}{old} -> {new}{tail}{note}"));
+                        self.line(
+                            depth,
+                            Mark::Update,
+                            &format!("{lead}{old} -> {new}{tail}{note}"),
+                        );
                     }
                     _ => {
                         let rm_tail = if tail.is_empty() { " -> null" } else { tail };
@@ -329,16 +162,27 @@ impl Writer {
                 kind => shown.push((k, kind)),
             }
         }
-        let width = shown.iter().map(|(k, _)| key_text(k).chars().count()).max().unwrap_or(0);
+        let width = shown
+            .iter()
+            .map(|(k, _)| key_text(k).chars().count())
+            .max()
+            .unwrap_or(0);
         for (k, kind) in shown {
             let lead = format!("{:<width$} = ", key_text(k));
             path.push(PathStep::Key(k.clone()));
-            let (bv, av) = (b.get(k).unwrap_or(&Value::Null), a.get(k).unwrap_or(&Value::Null));
+            let (bv, av) = (
+                b.get(k).unwrap_or(&Value::Null),
+                a.get(k).unwrap_or(&Value::Null),
+            );
             self.entry(depth, &lead, kind, bv, av, path, "");
             path.pop();
         }
         if same > 0 {
-            self.line(depth, Mark::Keep, &format!("# ({same} unchanged {} hidden)", plural(noun, same)));
+            self.line(
+                depth,
+                Mark::Keep,
+                &format!("# ({same} unchanged {} hidden)", plural(noun, same)),
+            );
         }
     }
 
@@ -386,7 +230,11 @@ impl Writer {
     fn flush_hidden(&mut self, depth: usize, hidden: &mut usize) {
         if *hidden > 0 {
             let n = std::mem::take(hidden);
-            self.line(depth, Mark::Keep, &format!("# ({n} unchanged {} hidden)", plural("element", n)));
+            self.line(
+                depth,
+                Mark::Keep,
+                &format!("# ({n} unchanged {} hidden)", plural("element", n)),
+            );
         }
     }
 
@@ -406,7 +254,11 @@ impl Writer {
             let reason = reason.strip_prefix("because ").unwrap_or(reason);
             self.out.push_str(&format!("  # (because {reason})\n"));
         }
-        let keyword = if rc.mode == ResourceMode::Data { "data" } else { "resource" };
+        let keyword = if rc.mode == ResourceMode::Data {
+            "data"
+        } else {
+            "resource"
+        };
         let symbol = self.paint_symbol(&format!("{:>3}", rc.action.symbol()));
         self.out.push_str(&format!(
             "{symbol} {keyword} {} {} {{\n",
@@ -451,7 +303,11 @@ impl Writer {
                 kind => shown.push((name, kind, b, a)),
             }
         }
-        let width = shown.iter().map(|(n, ..)| n.chars().count()).max().unwrap_or(0);
+        let width = shown
+            .iter()
+            .map(|(n, ..)| n.chars().count())
+            .max()
+            .unwrap_or(0);
         for (name, kind, b, a) in &shown {
             let lead = format!("{name:<width$} = ");
             self.entry(0, &lead, *kind, b, a, &mut Vec::new(), "");
@@ -470,7 +326,11 @@ fn wrap_sensitive(v: Value) -> Value {
 
 /// The whole human plan.
 pub(super) fn render(plan: &Plan, color: ColorChoice) -> String {
-    let mut changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let mut changes: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
     changes.sort_by(|x, y| x.address.cmp(&y.address));
     let mut w = Writer::plan(color);
     let mut outputs = Writer::plan(color);
@@ -501,8 +361,14 @@ pub(super) fn render(plan: &Plan, color: ColorChoice) -> String {
         let legend = [
             (Action::Create, "create"),
             (Action::Update, "update in place"),
-            (Action::DeleteThenCreate, "destroy and then create replacement"),
-            (Action::CreateThenDelete, "create replacement and then destroy"),
+            (
+                Action::DeleteThenCreate,
+                "destroy and then create replacement",
+            ),
+            (
+                Action::CreateThenDelete,
+                "create replacement and then destroy",
+            ),
             (Action::Delete, "destroy"),
             (Action::Read, "read (data resources)"),
         ];
@@ -512,7 +378,8 @@ pub(super) fn render(plan: &Plan, color: ColorChoice) -> String {
                 w.out.push_str(&format!("{symbol} {text}\n"));
             }
         }
-        w.out.push_str("\nmesh will perform the following actions:\n\n");
+        w.out
+            .push_str("\nmesh will perform the following actions:\n\n");
         for rc in &changes {
             w.resource(rc);
             w.out.push('\n');

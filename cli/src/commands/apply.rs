@@ -1,0 +1,244 @@
+//! `mesh apply` and `mesh destroy`: plan (or load a saved plan), confirm, execute with state
+//! saved after every operation, report.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesh_engine::apply::{apply, ApplyInput, ApplyReport, Interrupt};
+use mesh_engine::evaluation::Evaluation;
+use mesh_engine::plan::{Plan, PlanMode};
+use mesh_engine::render::{render_plan_human, render_value};
+use mesh_state::StateDocument;
+
+use super::plan::{load_plan, make_plan, print_plan_warnings, Planned};
+use crate::args::{parse_duration, ApplyArgs, DestroyArgs, PlanFlags};
+use crate::signals;
+use crate::state_bridge::{prior_state, FileStateSink};
+use crate::ui::{confirm, ConsoleProgress, Paint};
+use crate::workspace::{
+    config_digest, configure_providers, registry, CommandError, CommandResult, Workspace,
+};
+
+/// `mesh apply`.
+pub async fn run_apply(ws: &Workspace, args: &ApplyArgs) -> CommandResult {
+    let timeout = parse_duration(&args.flags.lock_timeout).map_err(anyhow::Error::msg)?;
+    let lock = ws.lock("apply", timeout)?;
+    let planned = match &args.plan_file {
+        Some(path) => saved_plan(ws, path).await?,
+        None => make_plan(ws, &args.flags, PlanMode::Normal, args.flags.refresh).await?,
+    };
+    let interactive = args.plan_file.is_none() && !args.auto_approve;
+    let code = execute(
+        ws,
+        planned,
+        &args.flags,
+        interactive,
+        "apply",
+        lock.info().id.clone(),
+    )
+    .await;
+    lock.release()?;
+    code
+}
+
+/// `mesh destroy`.
+pub async fn run_destroy(ws: &Workspace, args: &DestroyArgs) -> CommandResult {
+    let timeout = parse_duration(&args.flags.lock_timeout).map_err(anyhow::Error::msg)?;
+    let lock = ws.lock("destroy", timeout)?;
+    let planned = make_plan(ws, &args.flags, PlanMode::Destroy, args.flags.refresh).await?;
+    let code = execute(
+        ws,
+        planned,
+        &args.flags,
+        !args.auto_approve,
+        "destroy",
+        lock.info().id.clone(),
+    )
+    .await;
+    lock.release()?;
+    code
+}
+
+/// Load a saved plan and check that it still applies: same state, same configuration.
+async fn saved_plan(ws: &Workspace, path: &std::path::Path) -> Result<Planned, CommandError> {
+    let plan = load_plan(path)?;
+    let doc = ws.load_state()?;
+    let current_lineage = doc.as_ref().map(|d| d.lineage.clone());
+    let current_serial = doc.as_ref().map(|d| d.serial).unwrap_or(0);
+    if plan.prior_state.lineage.is_some() && plan.prior_state.lineage != current_lineage {
+        return Err(anyhow::anyhow!("Saved plan is stale: it was made for a different state (lineage {}); run mesh plan again", plan.prior_state.lineage.clone().unwrap_or_default()).into());
+    }
+    if plan.prior_state.serial != current_serial {
+        return Err(anyhow::anyhow!(
+            "Saved plan is stale: the state has changed since the plan was made (serial {} then, {} now); run mesh plan again",
+            plan.prior_state.serial,
+            current_serial
+        )
+        .into());
+    }
+    let root = ws.load_config()?;
+    let variables = plan.variable_values();
+    if config_digest(&root, &variables) != plan.config_digest {
+        return Err(anyhow::anyhow!("Saved plan is stale: the spec files changed since the plan was made; run mesh plan again").into());
+    }
+    let providers = registry();
+    let evaluation = Evaluation::new(root.clone(), variables, true);
+    configure_providers(&providers, &evaluation).await?;
+    let prior = prior_state(doc.as_ref());
+    Ok(Planned {
+        plan,
+        root,
+        providers,
+        prior,
+    })
+}
+
+async fn execute(
+    ws: &Workspace,
+    planned: Planned,
+    flags: &PlanFlags,
+    interactive: bool,
+    verb: &str,
+    lock_id: String,
+) -> CommandResult {
+    let Planned {
+        plan,
+        root,
+        providers,
+        prior,
+    } = planned;
+    print!("{}", render_plan_human(&plan, ws.color));
+    print_plan_warnings(&plan);
+    let paint = Paint(ws.color);
+    if interactive && plan.has_changes() {
+        let (question, detail) = if plan.mode == PlanMode::Destroy {
+            ("Do you really want to destroy all resources?", "mesh will destroy all your managed infrastructure, as shown above.\n  There is no undo.")
+        } else {
+            (
+                "Do you want to perform these actions?",
+                "mesh will perform the actions described above.",
+            )
+        };
+        if !confirm(question, detail)? {
+            println!(
+                "\n{} cancelled.",
+                if verb == "destroy" {
+                    "Destroy"
+                } else {
+                    "Apply"
+                }
+            );
+            return Ok(1);
+        }
+    }
+    println!();
+    let doc = ws.load_state()?.unwrap_or_else(StateDocument::new);
+    let sink = Arc::new(FileStateSink::new(
+        mesh_state::LocalBackend::new(ws.backend.path()),
+        doc,
+    ));
+    let interrupt = Interrupt::default();
+    let _signals = signals::install(interrupt.clone(), ws.backend.lock_path(), lock_id);
+    let evaluation = Arc::new(Evaluation::new(root, plan.variable_values(), false));
+    let report = apply(ApplyInput {
+        plan: plan.clone(),
+        evaluation,
+        providers,
+        prior,
+        parallelism: flags.parallelism,
+        interrupt,
+        sink: sink.clone(),
+        progress: Arc::new(ConsoleProgress),
+        progress_interval: progress_interval(),
+    })
+    .await;
+    print_report(&report, &plan, verb, &paint);
+    if report.is_success() {
+        print_outputs(&sink.document(), &plan);
+        Ok(0)
+    } else {
+        Ok(1)
+    }
+}
+
+/// "Still creating..." every 10 s (MESH_PROGRESS_INTERVAL overrides, for tests and demos).
+fn progress_interval() -> Duration {
+    std::env::var("MESH_PROGRESS_INTERVAL")
+        .ok()
+        .and_then(|v| parse_duration(&v).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(10))
+}
+
+fn print_report(report: &ApplyReport, plan: &Plan, verb: &str, paint: &Paint) {
+    for failure in &report.failed {
+        eprintln!(
+            "\n{}\n\n{}",
+            paint.red(&format!(
+                "Error: {} failed for {}",
+                failure.kind.noun(),
+                failure.address
+            )),
+            failure.message
+        );
+    }
+    for e in &report.state_errors {
+        eprintln!("\n{}\n\n{e}", paint.red("Error: saving state failed"));
+    }
+    if !report.skipped.is_empty() {
+        eprintln!("\nNot done:");
+        for (address, kind, why) in &report.skipped {
+            eprintln!(
+                "  {address} ({}): skipped because {why}",
+                kind.noun().to_lowercase()
+            );
+        }
+    }
+    if report.interrupted {
+        eprintln!("\nInterrupted: mesh stopped scheduling new operations; state was saved after every completed one.");
+    }
+    if !report.failed.is_empty() || report.interrupted {
+        let done: Vec<String> = report
+            .succeeded
+            .iter()
+            .map(|(a, k)| format!("{a} ({})", k.noun().to_lowercase()))
+            .collect();
+        if !done.is_empty() {
+            eprintln!("\nCompleted before stopping:\n  {}", done.join("\n  "));
+        }
+        return;
+    }
+    if plan.mode == PlanMode::Destroy || verb == "destroy" {
+        println!(
+            "\n{}",
+            paint.green(&format!(
+                "Destroy complete! Resources: {} destroyed.",
+                report.destroyed
+            ))
+        );
+    } else {
+        println!(
+            "\n{}",
+            paint.green(&format!(
+                "Apply complete! Resources: {} added, {} changed, {} destroyed.",
+                report.added, report.changed, report.destroyed
+            ))
+        );
+    }
+}
+
+fn print_outputs(doc: &StateDocument, plan: &Plan) {
+    if doc.outputs.is_empty() || plan.mode == PlanMode::Destroy {
+        return;
+    }
+    println!("\nOutputs:\n");
+    for (name, output) in &doc.outputs {
+        let value = mesh_engine::value::Value::from_json(&output.value);
+        let value = if output.sensitive {
+            value.into_sensitive()
+        } else {
+            value
+        };
+        println!("{name} = {}", render_value(&value, false));
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per command; each returns its exit code.
+
+pub mod apply;
+pub mod graph;
+pub mod output;
+pub mod plan;
+pub mod schema;
+pub mod source;
+pub mod state;

@@ -1,0 +1,119 @@
+//! `mesh validate` and `mesh fmt`: commands about the spec files themselves.
+
+use std::path::{Path, PathBuf};
+
+use mesh_engine::diagnostics::{Diagnostic, Diagnostics};
+use mesh_engine::plan::config_order;
+
+use crate::args::FmtArgs;
+use crate::workspace::{registry, CommandResult, Workspace};
+
+/// `mesh validate`: syntax, references, cycles, resource types and their arguments.
+pub async fn validate(ws: &Workspace) -> CommandResult {
+    let root = ws.load_config()?;
+    let mut diags = Diagnostics::new();
+    check_module(&root, &mut diags);
+    let providers = registry();
+    check_resource_types(&root, &providers, &mut diags);
+    if diags.has_errors() {
+        return Err(diags.into());
+    }
+    crate::ui::print_diagnostics(&diags, ws.color);
+    println!("Success! The configuration is valid.");
+    Ok(0)
+}
+
+fn check_module(module: &mesh_engine::config::Module, diags: &mut Diagnostics) {
+    if let Err(d) = config_order(module) {
+        diags.extend(d.0);
+    }
+    for call in module.module_calls.values() {
+        check_module(&call.module, diags);
+    }
+}
+
+fn check_resource_types(
+    module: &mesh_engine::config::Module,
+    providers: &mesh_engine::provider::ProviderRegistry,
+    diags: &mut Diagnostics,
+) {
+    for r in module.resources.values() {
+        let known = match r.mode {
+            mesh_engine::config::ResourceMode::Managed => {
+                providers.resource_schema(&r.resource_type).is_some()
+            }
+            mesh_engine::config::ResourceMode::Data => {
+                providers.data_schema(&r.resource_type).is_some()
+            }
+        };
+        if !known {
+            diags.push(Diagnostic::error(
+                "Unknown resource type",
+                format!("there is no resource type named \"{}\"", r.resource_type),
+                Some(r.location.clone()),
+            ));
+        }
+    }
+    for call in module.module_calls.values() {
+        check_resource_types(&call.module, providers, diags);
+    }
+}
+
+/// `mesh fmt [--check] [PATHS]`: exit 0 when formatted, 3 when `--check` finds a file to fix.
+pub fn fmt(ws: &Workspace, args: &FmtArgs) -> CommandResult {
+    let roots = if args.paths.is_empty() {
+        vec![ws.dir.clone()]
+    } else {
+        args.paths.clone()
+    };
+    let mut files = Vec::new();
+    for root in roots {
+        collect_hcl(&root, &mut files)?;
+    }
+    files.sort();
+    let mut unformatted = 0;
+    let mut diags = Diagnostics::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)?;
+        let shown = mesh_engine::diagnostics::display_path(&file, &ws.dir);
+        match mesh_engine::format::format_source(&text) {
+            Ok(formatted) if formatted == text => {}
+            Ok(formatted) => {
+                unformatted += 1;
+                println!("{}", shown.display());
+                if !args.check {
+                    std::fs::write(&file, formatted)?;
+                }
+            }
+            Err(e) => diags.push(Diagnostic::error(
+                "Invalid HCL syntax",
+                format!("{}:{}:{}: {}", shown.display(), e.line, e.column, e.message),
+                None,
+            )),
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags.into());
+    }
+    Ok(if args.check && unformatted > 0 { 3 } else { 0 })
+}
+
+fn collect_hcl(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(path)? {
+        let p = entry?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if p.is_dir() {
+            collect_hcl(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "hcl") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}

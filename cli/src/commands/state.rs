@@ -1,0 +1,156 @@
+//! `mesh state list|show|rm|mv`, `mesh show`, `mesh force-unlock`.
+
+use std::time::Duration;
+
+use mesh_engine::render::{render_plan_human, render_plan_json, render_value};
+
+use super::plan::load_plan;
+use crate::args::{OutputFormat, ShowArgs, StateCommand};
+use crate::state_bridge::instance_value;
+use crate::workspace::{CommandResult, Workspace};
+
+/// `mesh state ...`.
+pub fn run(ws: &Workspace, command: &StateCommand) -> CommandResult {
+    match command {
+        StateCommand::List { addresses } => {
+            let Some(doc) = ws.load_state()? else {
+                return Ok(0);
+            };
+            for address in doc.addresses() {
+                if addresses.is_empty()
+                    || addresses
+                        .iter()
+                        .any(|a| mesh_state::address_matches(a, &address))
+                {
+                    println!("{address}");
+                }
+            }
+            Ok(0)
+        }
+        StateCommand::Show { address } => {
+            let doc = ws
+                .load_state()?
+                .ok_or_else(|| anyhow::anyhow!("there is no state yet"))?;
+            let instance = doc.instance(address).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no instance {address} in state; `mesh state list` shows what there is"
+                )
+            })?;
+            println!("# {address}:");
+            println!(
+                "resource \"{}\" \"{}\" {}",
+                instance.resource_type,
+                address.rsplit('.').next().unwrap_or(address),
+                render_value(&instance_value(instance), false)
+            );
+            Ok(0)
+        }
+        StateCommand::Rm { addresses } => {
+            let _lock = ws.lock("state rm", Duration::ZERO)?;
+            let mut doc = ws
+                .load_state()?
+                .ok_or_else(|| anyhow::anyhow!("there is no state yet"))?;
+            let mut removed = Vec::new();
+            for address in addresses {
+                removed.extend(doc.remove_matching(address)?);
+            }
+            doc.serial += 1;
+            ws.backend.save(&doc)?;
+            for r in &removed {
+                println!("Removed {r}");
+            }
+            println!(
+                "Successfully removed {} resource instance(s).",
+                removed.len()
+            );
+            Ok(0)
+        }
+        StateCommand::Mv { from, to } => {
+            let _lock = ws.lock("state mv", Duration::ZERO)?;
+            let mut doc = ws
+                .load_state()?
+                .ok_or_else(|| anyhow::anyhow!("there is no state yet"))?;
+            let moved = doc.move_address(from, to)?;
+            doc.serial += 1;
+            ws.backend.save(&doc)?;
+            println!("Move \"{from}\" to \"{to}\"\nSuccessfully moved {moved} object(s).");
+            Ok(0)
+        }
+    }
+}
+
+/// `mesh show [PLANFILE]`.
+pub fn show(ws: &Workspace, args: &ShowArgs) -> CommandResult {
+    if let Some(path) = &args.plan_file {
+        let plan = load_plan(path)?;
+        match args.format {
+            OutputFormat::Human => print!("{}", render_plan_human(&plan, ws.color)),
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&render_plan_json(&plan))
+                    .map_err(anyhow::Error::from)?
+            ),
+        }
+        return Ok(0);
+    }
+    let Some(doc) = ws.load_state()? else {
+        println!("No state.");
+        return Ok(0);
+    };
+    match args.format {
+        OutputFormat::Json => {
+            let mut redacted = doc.clone();
+            for r in &mut redacted.resources {
+                let value = instance_value(r);
+                r.attributes = redact(&value);
+            }
+            for o in redacted.outputs.values_mut() {
+                if o.sensitive {
+                    o.value = serde_json::Value::Null;
+                }
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&redacted).map_err(anyhow::Error::from)?
+            );
+        }
+        OutputFormat::Human => {
+            for r in &doc.resources {
+                println!("# {}:", r.address);
+                println!("{}\n", render_value(&instance_value(r), false));
+            }
+            if !doc.outputs.is_empty() {
+                println!("Outputs:\n");
+                for (name, o) in &doc.outputs {
+                    let v = mesh_engine::value::Value::from_json(&o.value);
+                    let v = if o.sensitive { v.into_sensitive() } else { v };
+                    println!("{name} = {}", render_value(&v, false));
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// JSON with sensitive values replaced by null.
+fn redact(value: &mesh_engine::value::Value) -> serde_json::Value {
+    use mesh_engine::value::Value;
+    match value {
+        Value::Sensitive(_) => serde_json::Value::Null,
+        Value::List(items) => serde_json::Value::Array(items.iter().map(redact).collect()),
+        Value::Map(map) => {
+            serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), redact(v))).collect())
+        }
+        other => other.to_json(),
+    }
+}
+
+/// `mesh force-unlock ID`.
+pub fn force_unlock(ws: &Workspace, id: &str) -> CommandResult {
+    let info = mesh_state::force_unlock(&ws.backend.lock_path(), id)?;
+    println!(
+        "mesh state has been successfully unlocked (the lock {} was held by {} for {}).",
+        info.id, info.who, info.operation
+    );
+    Ok(0)
+}

@@ -1,0 +1,196 @@
+//! The spec directory a command works in: its configuration, providers, state and lock.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use mesh_engine::address::ModulePath;
+use mesh_engine::config::Module;
+use mesh_engine::diagnostics::{Diagnostic, Diagnostics, SourceLocation};
+use mesh_engine::evaluation::{eval_body, Evaluation, RepetitionBinding};
+use mesh_engine::provider::ProviderRegistry;
+use mesh_engine::render::ColorChoice;
+use mesh_engine::value::Value;
+use mesh_state::{LocalBackend, StateDocument, StateLock};
+use sha2::{Digest, Sha256};
+
+/// An error of a command: diagnostics about the spec, or anything else.
+#[derive(Debug)]
+pub enum CommandError {
+    /// Problems in what the user wrote; printed as diagnostics.
+    Diagnostics(Diagnostics),
+    /// Anything else.
+    Other(anyhow::Error),
+}
+
+impl From<Diagnostics> for CommandError {
+    fn from(d: Diagnostics) -> Self {
+        CommandError::Diagnostics(d)
+    }
+}
+
+impl From<anyhow::Error> for CommandError {
+    fn from(e: anyhow::Error) -> Self {
+        CommandError::Other(e)
+    }
+}
+
+impl From<mesh_state::StateError> for CommandError {
+    fn from(e: mesh_state::StateError) -> Self {
+        CommandError::Other(e.into())
+    }
+}
+
+impl From<std::io::Error> for CommandError {
+    fn from(e: std::io::Error) -> Self {
+        CommandError::Other(e.into())
+    }
+}
+
+/// The result of a command: its exit code.
+pub type CommandResult = Result<i32, CommandError>;
+
+/// The directory a command works in.
+pub struct Workspace {
+    /// The spec directory (absolute).
+    pub dir: PathBuf,
+    /// Where state lives.
+    pub backend: LocalBackend,
+    /// Colors on stdout.
+    pub color: ColorChoice,
+}
+
+impl Workspace {
+    /// The workspace of the current directory.
+    pub fn current(color: ColorChoice) -> anyhow::Result<Workspace> {
+        let dir = std::env::current_dir().context("cannot determine the current directory")?;
+        let backend = LocalBackend::new(dir.join(".mesh").join("state.json"));
+        Ok(Workspace {
+            dir,
+            backend,
+            color,
+        })
+    }
+
+    /// Load and check the configuration.
+    pub fn load_config(&self) -> Result<Arc<Module>, Diagnostics> {
+        let module = mesh_engine::config::load_module_tree(&self.dir, &self.dir)?;
+        if module.files.is_empty() {
+            return Err(Diagnostic::error(
+                "No spec files",
+                format!("{} has no *.hcl files", self.dir.display()),
+                None,
+            )
+            .with_help("run mesh in a spec directory, or point at one with -C DIR")
+            .into());
+        }
+        Ok(module)
+    }
+
+    /// The stored state, if any.
+    pub fn load_state(&self) -> Result<Option<StateDocument>, mesh_state::StateError> {
+        self.backend.load()
+    }
+
+    /// Take the state lock.
+    pub fn lock(
+        &self,
+        operation: &str,
+        timeout: Duration,
+    ) -> Result<StateLock, mesh_state::StateError> {
+        self.backend.lock(operation, timeout)
+    }
+}
+
+/// Every provider mesh ships.
+pub fn registry() -> ProviderRegistry {
+    let mut registry = ProviderRegistry::new();
+    for p in mesh_engine::builtin::providers() {
+        registry.register(p);
+    }
+    registry.register(Arc::new(mesh_provider_test::TestProvider::new()));
+    registry
+}
+
+/// Configure every provider from its `provider "name" {}` block (or an empty one).
+pub async fn configure_providers(
+    registry: &ProviderRegistry,
+    evaluation: &Evaluation,
+) -> Result<(), Diagnostics> {
+    let root = evaluation.root().clone();
+    let mut diags = Diagnostics::new();
+    for name in root.providers.keys() {
+        if registry.get(name).is_none() {
+            let known: Vec<&str> = registry.iter().map(|(n, _)| n.as_str()).collect();
+            diags.push(Diagnostic::error(
+                "Unknown provider",
+                format!(
+                    "there is no provider named \"{name}\"; available: {}",
+                    known.join(", ")
+                ),
+                Some(root.providers[name].location.clone()),
+            ));
+        }
+    }
+    let path = ModulePath::root();
+    for (name, provider) in registry.iter() {
+        let config = match root.providers.get(name) {
+            Some(block) => {
+                let scope = evaluation.scope(&path, RepetitionBinding::None);
+                let schema = provider.schema().provider;
+                let what = format!("provider \"{name}\"");
+                eval_body(
+                    &scope,
+                    &block.body,
+                    &schema,
+                    &what,
+                    &block.location,
+                    &mut diags,
+                )
+            }
+            None => Value::Map(BTreeMap::new()),
+        };
+        if diags.has_errors() {
+            continue;
+        }
+        if let Err(e) = provider.configure(config).await {
+            diags.push(Diagnostic::error(
+                format!("Cannot configure provider \"{name}\""),
+                e.message,
+                root.providers
+                    .get(name)
+                    .map(|b| b.location.clone())
+                    .or_else(|| Some(SourceLocation::synthetic("provider defaults"))),
+            ));
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(())
+}
+
+/// A digest of every spec file of the module tree and of the variable values: a saved plan
+/// applies only to the configuration it was made from.
+pub fn config_digest(module: &Module, variables: &BTreeMap<String, Value>) -> String {
+    let mut hasher = Sha256::new();
+    fn add(module: &Module, hasher: &mut Sha256) {
+        for file in &module.files {
+            hasher.update(file.path.display().to_string().as_bytes());
+            hasher.update([0]);
+            hasher.update(file.text.as_bytes());
+            hasher.update([0]);
+        }
+        for call in module.module_calls.values() {
+            add(&call.module, hasher);
+        }
+    }
+    add(module, &mut hasher);
+    for (k, v) in variables {
+        hasher.update(k.as_bytes());
+        hasher.update(v.to_json().to_string().as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
