@@ -1,6 +1,9 @@
 //! The `mesh` binary: parses the command line, moves to the spec directory, runs a command,
 //! prints errors as diagnostics and exits with the command's code.
 
+// Diagnostics and state errors are rich by design and travel on the cold path only.
+#![allow(clippy::result_large_err)]
+
 mod args;
 mod commands;
 mod signals;

@@ -622,10 +622,11 @@ fn decode_lifecycle(block: &Block, file: &Arc<SourceFile>, diags: &mut Diagnosti
                 for item in items.iter() {
                     match item {
                         Expression::Variable(v) => names.push(v.as_str().to_string()),
-                        Expression::Traversal(t) => match &t.expr {
-                            Expression::Variable(v) => names.push(v.as_str().to_string()),
-                            _ => {}
-                        },
+                        Expression::Traversal(t) => {
+                            if let Expression::Variable(v) = &t.expr {
+                                names.push(v.as_str().to_string())
+                            }
+                        }
                         other => match literal_str(other) {
                             Some(s) => names.push(s),
                             None => diags.push(Diagnostic::error(

@@ -298,7 +298,7 @@ fn expand_for_each(
                     }
                 }
             }
-            keys.sort_by(|a, b| a.key().cmp(&b.key()));
+            keys.sort_by_key(|a| a.key());
             keys.dedup_by(|a, b| a.key() == b.key());
             Ok(keys)
         }
