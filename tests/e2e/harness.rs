@@ -1,0 +1,1 @@
+//! Test harness: a fresh directory per test, and the built `mesh` binary.
