@@ -189,3 +189,31 @@ fn write_reference(
     }
     std::fs::write(dir.join("README.md"), index)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// docs/reference is generated; this fails when a schema changed and the docs were not
+    /// regenerated with `mesh schema --docs-dir docs/reference`.
+    #[test]
+    fn committed_reference_docs_are_current() {
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/reference");
+        let fresh = tempfile::tempdir().expect("tempdir");
+        write_reference(fresh.path(), &all_types(&registry())).expect("writes");
+        let mut names: Vec<_> = std::fs::read_dir(fresh.path())
+            .expect("lists")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        names.sort();
+        for name in &names {
+            let want = std::fs::read_to_string(fresh.path().join(name)).expect("reads");
+            let have = std::fs::read_to_string(committed.join(name)).unwrap_or_default();
+            assert_eq!(have, want, "docs/reference/{} is out of date: run `mesh schema --docs-dir docs/reference`", name.to_string_lossy());
+        }
+        let committed_count = std::fs::read_dir(&committed).expect("lists").count();
+        assert_eq!(committed_count, names.len(), "docs/reference has pages for types that no longer exist");
+    }
+}
