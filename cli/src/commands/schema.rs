@@ -211,9 +211,18 @@ mod tests {
         for name in &names {
             let want = std::fs::read_to_string(fresh.path().join(name)).expect("reads");
             let have = std::fs::read_to_string(committed.join(name)).unwrap_or_default();
-            assert_eq!(have, want, "docs/reference/{} is out of date: run `mesh schema --docs-dir docs/reference`", name.to_string_lossy());
+            assert_eq!(
+                have,
+                want,
+                "docs/reference/{} is out of date: run `mesh schema --docs-dir docs/reference`",
+                name.to_string_lossy()
+            );
         }
         let committed_count = std::fs::read_dir(&committed).expect("lists").count();
-        assert_eq!(committed_count, names.len(), "docs/reference has pages for types that no longer exist");
+        assert_eq!(
+            committed_count,
+            names.len(),
+            "docs/reference has pages for types that no longer exist"
+        );
     }
 }

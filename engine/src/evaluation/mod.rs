@@ -460,6 +460,24 @@ impl InstanceScope<'_> {
             })
     }
 
+    /// A resource's value; one with no known instances is an empty list or map when repeated
+    /// (count = 0), and unknown otherwise (not planned yet).
+    fn resource_or_empty(&self, address: &str, config_address: &str) -> Value {
+        if let Some(v) = self.evaluation.resource_value(address) {
+            return v;
+        }
+        match self
+            .module
+            .resources
+            .get(config_address)
+            .map(|r| &r.repetition)
+        {
+            Some(Repetition::Count(_)) => Value::List(Vec::new()),
+            Some(Repetition::ForEach(_)) => Value::Map(BTreeMap::new()),
+            _ => Value::Unknown,
+        }
+    }
+
     fn path_value(&self) -> Value {
         let cwd = std::env::current_dir().unwrap_or_default();
         Value::Map(BTreeMap::from([
@@ -535,7 +553,7 @@ impl Scope for InstanceScope<'_> {
                     return Err(need_attr("data.TYPE"));
                 };
                 let address = format!("{}data.{t}.{n}", self.path.prefix());
-                Ok((self.evaluation.resource_value(&address).unwrap_or(Value::Unknown), 2))
+                Ok((self.resource_or_empty(&address, &format!("data.{t}.{n}")), 2))
             }
             other if other.contains('_') => {
                 let n = attr_name(ops, 0).ok_or_else(|| need_attr(other))?;
@@ -543,7 +561,7 @@ impl Scope for InstanceScope<'_> {
                 if !self.module.resources.contains_key(&format!("{other}.{n}")) {
                     return Err(Diagnostic::error("Reference to undeclared resource", format!("{other}.{n} is not declared in this module"), Some(location.clone())));
                 }
-                Ok((self.evaluation.resource_value(&address).unwrap_or(Value::Unknown), 1))
+                Ok((self.resource_or_empty(&address, &format!("{other}.{n}")), 1))
             }
             other => Err(Diagnostic::error(
                 "Unknown reference",

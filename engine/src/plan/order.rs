@@ -123,6 +123,8 @@ fn nodes_of(module: &Module) -> BTreeMap<ConfigNode, NodeInfo> {
     for (address, r) in &module.resources {
         let mut references = r.body.references();
         references.extend(r.depends_on.iter().cloned());
+        // Plan what may trigger a replacement first, so its planned action is known.
+        references.extend(r.lifecycle.replace_triggered_by.iter().cloned());
         match &r.repetition {
             crate::config::Repetition::Count(e) | crate::config::Repetition::ForEach(e) => {
                 references.extend(e.references())
