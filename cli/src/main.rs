@@ -52,6 +52,7 @@ fn main() {
 }
 
 async fn run(cli: Cli, color: mesh_engine::render::ColorChoice) -> CommandResult {
+    signals::install();
     if let Command::Completions(c) = &cli.command {
         clap_complete::generate(c.shell, &mut Cli::command(), "mesh", &mut std::io::stdout());
         return Ok(0);

@@ -100,7 +100,9 @@ impl Workspace {
         operation: &str,
         timeout: Duration,
     ) -> Result<StateLock, mesh_state::StateError> {
-        self.backend.lock(operation, timeout)
+        let lock = self.backend.lock(operation, timeout)?;
+        crate::signals::holding_lock(lock.path().to_path_buf(), lock.info().id.clone());
+        Ok(lock)
     }
 }
 

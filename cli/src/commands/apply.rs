@@ -28,15 +28,7 @@ pub async fn run_apply(ws: &Workspace, args: &ApplyArgs) -> CommandResult {
         None => make_plan(ws, &args.flags, PlanMode::Normal, args.flags.refresh).await?,
     };
     let interactive = args.plan_file.is_none() && !args.auto_approve;
-    let code = execute(
-        ws,
-        planned,
-        &args.flags,
-        interactive,
-        "apply",
-        lock.info().id.clone(),
-    )
-    .await;
+    let code = execute(ws, planned, &args.flags, interactive, "apply").await;
     lock.release()?;
     code
 }
@@ -46,15 +38,7 @@ pub async fn run_destroy(ws: &Workspace, args: &DestroyArgs) -> CommandResult {
     let timeout = parse_duration(&args.flags.lock_timeout).map_err(anyhow::Error::msg)?;
     let lock = ws.lock("destroy", timeout)?;
     let planned = make_plan(ws, &args.flags, PlanMode::Destroy, args.flags.refresh).await?;
-    let code = execute(
-        ws,
-        planned,
-        &args.flags,
-        !args.auto_approve,
-        "destroy",
-        lock.info().id.clone(),
-    )
-    .await;
+    let code = execute(ws, planned, &args.flags, !args.auto_approve, "destroy").await;
     lock.release()?;
     code
 }
@@ -99,7 +83,6 @@ async fn execute(
     flags: &PlanFlags,
     interactive: bool,
     verb: &str,
-    lock_id: String,
 ) -> CommandResult {
     let Planned {
         plan,
@@ -138,7 +121,7 @@ async fn execute(
         doc,
     ));
     let interrupt = Interrupt::default();
-    let _signals = signals::install(interrupt.clone(), ws.backend.lock_path(), lock_id);
+    signals::applying(interrupt.clone());
     let evaluation = Arc::new(Evaluation::new(root, plan.variable_values(), false));
     let report = apply(ApplyInput {
         plan: plan.clone(),
