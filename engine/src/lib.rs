@@ -25,4 +25,5 @@ pub mod provider;
 pub mod refresh;
 pub mod render;
 pub mod state_view;
+pub mod validate;
 pub mod value;

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use mesh_engine::diagnostics::{Diagnostic, Diagnostics};
-use mesh_engine::plan::config_order;
 
 use crate::args::FmtArgs;
 use crate::workspace::{registry, CommandResult, Workspace};
@@ -11,52 +10,13 @@ use crate::workspace::{registry, CommandResult, Workspace};
 /// `mesh validate`: syntax, references, cycles, resource types and their arguments.
 pub async fn validate(ws: &Workspace) -> CommandResult {
     let root = ws.load_config()?;
-    let mut diags = Diagnostics::new();
-    check_module(&root, &mut diags);
-    let providers = registry();
-    check_resource_types(&root, &providers, &mut diags);
+    let diags = mesh_engine::validate::validate(&root, &registry());
     if diags.has_errors() {
         return Err(diags.into());
     }
     crate::ui::print_diagnostics(&diags, ws.color);
     println!("Success! The configuration is valid.");
     Ok(0)
-}
-
-fn check_module(module: &mesh_engine::config::Module, diags: &mut Diagnostics) {
-    if let Err(d) = config_order(module) {
-        diags.extend(d.0);
-    }
-    for call in module.module_calls.values() {
-        check_module(&call.module, diags);
-    }
-}
-
-fn check_resource_types(
-    module: &mesh_engine::config::Module,
-    providers: &mesh_engine::provider::ProviderRegistry,
-    diags: &mut Diagnostics,
-) {
-    for r in module.resources.values() {
-        let known = match r.mode {
-            mesh_engine::config::ResourceMode::Managed => {
-                providers.resource_schema(&r.resource_type).is_some()
-            }
-            mesh_engine::config::ResourceMode::Data => {
-                providers.data_schema(&r.resource_type).is_some()
-            }
-        };
-        if !known {
-            diags.push(Diagnostic::error(
-                "Unknown resource type",
-                format!("there is no resource type named \"{}\"", r.resource_type),
-                Some(r.location.clone()),
-            ));
-        }
-    }
-    for call in module.module_calls.values() {
-        check_resource_types(&call.module, providers, diags);
-    }
 }
 
 /// `mesh fmt [--check] [PATHS]`: exit 0 when formatted, 3 when `--check` finds a file to fix.

@@ -187,7 +187,7 @@ fn eval_blocks(
     }
 }
 
-fn unsupported(
+pub(crate) fn unsupported(
     name: &str,
     schema: &BlockSchema,
     what: &str,

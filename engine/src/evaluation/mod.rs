@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use hcl_edit::expr::TraversalOperator;
 
+pub(crate) use body::unsupported;
 pub use body::{attr_type_constraint, eval_body};
 
 use crate::address::{InstanceKey, ModulePath};
