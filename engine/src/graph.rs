@@ -92,9 +92,6 @@ impl OperationGraph {
                 edges.insert((cr, d));
             }
             for dep in &c.dependencies {
-                let Some(dep_change) = changes.get(dep.as_str()) else {
-                    continue;
-                };
                 // Creates and updates come after those of what they depend on.
                 for mine in [OpKind::Create, OpKind::Update, OpKind::Read] {
                     for theirs in [OpKind::Create, OpKind::Update, OpKind::Read] {
@@ -107,8 +104,13 @@ impl OperationGraph {
                 if let (Some(x), Some(y)) = (op(a, OpKind::Delete), op(dep, OpKind::Delete)) {
                     edges.insert((x, y));
                 }
-                // An object that goes away (destroyed, or deposed by create_before_destroy)
-                // waits for its dependents to stop using it.
+            }
+            // An object that goes away (destroyed, or deposed by create_before_destroy) waits
+            // for its dependents, old and new, to stop using it.
+            for dep in c.dependencies.iter().chain(&c.prior_dependencies) {
+                let Some(dep_change) = changes.get(dep.as_str()) else {
+                    continue;
+                };
                 let dep_goes = op(dep, OpKind::DeleteDeposed).or_else(|| match dep_change.action {
                     Action::Delete => op(dep, OpKind::Delete),
                     _ => None,
@@ -230,6 +232,7 @@ mod tests {
             after: MarkedValue::null(),
             replace_paths: vec![],
             dependencies: deps.iter().map(|d| d.to_string()).collect(),
+            prior_dependencies: vec![],
             create_before_destroy: action == Action::CreateThenDelete,
         }
     }
@@ -291,6 +294,15 @@ mod tests {
             "mesh_data.b:Update",
             "mesh_data.a:DeleteDeposed"
         ));
+    }
+
+    #[test]
+    fn removed_objects_wait_for_former_dependents() {
+        let mut user = change("mesh_data.user", Action::Update, &[]);
+        user.prior_dependencies = vec!["mesh_data.old".into()];
+        let p = plan(vec![change("mesh_data.old", Action::Delete, &[]), user]);
+        let o = order(&p);
+        assert!(before(&o, "mesh_data.user:Update", "mesh_data.old:Delete"));
     }
 
     #[test]

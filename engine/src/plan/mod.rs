@@ -104,6 +104,10 @@ pub struct ResourceChange {
     /// Instances this one depends on (for ordering and for state).
     #[serde(default)]
     pub dependencies: Vec<String>,
+    /// What the stored object depended on, when that differs: an object being destroyed
+    /// waits until its former dependents have been updated away from it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prior_dependencies: Vec<String>,
     /// lifecycle.create_before_destroy.
     #[serde(default)]
     pub create_before_destroy: bool,

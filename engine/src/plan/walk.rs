@@ -335,6 +335,12 @@ impl Walker {
             after: MarkedValue::null(),
             replace_paths: Vec::new(),
             dependencies: Vec::new(),
+            prior_dependencies: self
+                .prior
+                .instances
+                .get(address)
+                .map(|p| p.dependencies.clone())
+                .unwrap_or_default(),
             create_before_destroy: resource.lifecycle.create_before_destroy,
         }
     }
@@ -700,6 +706,7 @@ fn delete_change(prior: &PriorInstance) -> ResourceChange {
         after: MarkedValue::null(),
         replace_paths: Vec::new(),
         dependencies: prior.dependencies.clone(),
+        prior_dependencies: Vec::new(),
         create_before_destroy: prior.create_before_destroy,
     }
 }

@@ -74,6 +74,7 @@ fn change(address: &str, action: Action, before: Value, after: Value) -> Resourc
         after: mv(&after),
         replace_paths: Vec::new(),
         dependencies: Vec::new(),
+        prior_dependencies: Vec::new(),
         create_before_destroy: false,
     }
 }
