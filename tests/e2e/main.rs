@@ -1,3 +1,21 @@
 //! End-to-end tests: the real `mesh` binary against spec directories in fresh temp dirs.
 
 mod harness;
+
+mod bad_input;
+mod data_sources;
+mod failures;
+mod interrupts;
+mod lifecycle;
+mod locking;
+mod modules;
+mod ordering;
+mod outputs_state;
+mod repetition;
+mod replace;
+mod saved_plans;
+mod sensitive;
+mod snapshots;
+mod targeting;
+mod tooling;
+mod variables;
