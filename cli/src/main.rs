@@ -12,12 +12,63 @@ mod ui;
 mod variables;
 mod workspace;
 
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use clap::{CommandFactory, Parser};
 
 use args::{Cli, Command};
 use workspace::{CommandError, CommandResult, Workspace};
 
+/// The exit code of a process killed by SIGPIPE (128 + 13), as shells report it: what
+/// `mesh show | head -1` exits with once `head` has closed the pipe.
+const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Set by the panic hook when a print failed because stdout or stderr was closed.
+static OUTPUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
 fn main() {
+    quiet_broken_pipes();
+    // A print to a closed pipe panics (`println!`); the hook has already recorded it and said
+    // nothing. Unwinding runs destructors (a held state lock is released) up to here, where
+    // mesh exits as a program killed by SIGPIPE would. Other panics keep the default report.
+    let code = match std::panic::catch_unwind(run_main) {
+        Ok(_) | Err(_) if OUTPUT_CLOSED.load(Ordering::SeqCst) => BROKEN_PIPE_EXIT,
+        Ok(code) => code,
+        Err(payload) => std::panic::resume_unwind(payload),
+    };
+    std::process::exit(code);
+}
+
+/// Install a panic hook that recognises the standard library's "failed printing to stdout"
+/// (or stderr) panic for a closed pipe and records it without printing anything; every other
+/// panic goes to the default hook.
+fn quiet_broken_pipes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if is_broken_pipe_panic(message) {
+            OUTPUT_CLOSED.store(true, Ordering::SeqCst);
+            return;
+        }
+        default(info);
+    }));
+}
+
+/// `failed printing to stdout: Broken pipe (os error 32)`, as `print!`/`eprint!` panic.
+fn is_broken_pipe_panic(message: &str) -> bool {
+    let broken_pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe).to_string();
+    (message.starts_with("failed printing to stdout")
+        || message.starts_with("failed printing to stderr"))
+        && (message.contains("os error 32") || message.contains(&broken_pipe))
+}
+
+fn run_main() -> i32 {
     let cli = Cli::parse_from(args::normalize_terraform_flags(std::env::args()));
     let color = ui::color_choice(cli.no_color);
     if let Some(dir) = &cli.chdir {
@@ -36,7 +87,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = match runtime.block_on(run(cli, color)) {
+    match runtime.block_on(run(cli, color)) {
         Ok(code) => code,
         Err(CommandError::Diagnostics(d)) => {
             ui::print_diagnostics(&d, color);
@@ -47,15 +98,20 @@ fn main() {
             eprintln!("\n{} {e:#}", paint.red("Error:"));
             1
         }
-    };
-    std::process::exit(code);
+    }
 }
 
 async fn run(cli: Cli, color: mesh_engine::render::ColorChoice) -> CommandResult {
     signals::install();
     if let Command::Completions(c) = &cli.command {
-        clap_complete::generate(c.shell, &mut Cli::command(), "mesh", &mut std::io::stdout());
-        return Ok(0);
+        // clap_complete panics with its own message when a write fails: generate first.
+        let mut script = Vec::new();
+        clap_complete::generate(c.shell, &mut Cli::command(), "mesh", &mut script);
+        return match std::io::stdout().lock().write_all(&script) {
+            Ok(()) => Ok(0),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(BROKEN_PIPE_EXIT),
+            Err(e) => Err(anyhow::anyhow!("cannot write the completion script: {e}").into()),
+        };
     }
     let ws = Workspace::current(color)?;
     match &cli.command {

@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 
+use mesh_engine::address::{deposed_address, parse_deposed};
 use mesh_engine::apply::{StateSink, StateUpdate};
 use mesh_engine::config::ResourceMode;
 use mesh_engine::state_view::{PriorInstance, PriorState};
@@ -44,14 +45,19 @@ pub fn prior_state(doc: Option<&StateDocument>) -> PriorState {
     let instances = doc
         .resources
         .iter()
-        .filter(|r| r.deposed.is_none())
         .map(|r| {
             let mode = match r.mode {
                 mesh_state::ResourceMode::Managed => ResourceMode::Managed,
                 mesh_state::ResourceMode::Data => ResourceMode::Data,
             };
+            // An old object left by a failed create_before_destroy gets a pseudo-address, so
+            // plans see it as an orphan and destroy it.
+            let address = match &r.deposed {
+                Some(id) => deposed_address(&r.address, id),
+                None => r.address.clone(),
+            };
             let instance = PriorInstance {
-                address: r.address.clone(),
+                address: address.clone(),
                 mode,
                 provider: r.provider.clone(),
                 resource_type: r.resource_type.clone(),
@@ -59,7 +65,7 @@ pub fn prior_state(doc: Option<&StateDocument>) -> PriorState {
                 dependencies: r.dependencies.clone(),
                 create_before_destroy: r.create_before_destroy,
             };
-            (r.address.clone(), instance)
+            (address, instance)
         })
         .collect();
     let outputs = doc
@@ -80,8 +86,12 @@ pub fn prior_state(doc: Option<&StateDocument>) -> PriorState {
 
 /// A state document entry for an engine instance.
 pub fn stored_instance(instance: &PriorInstance) -> ResourceInstanceState {
+    let (address, deposed) = match parse_deposed(&instance.address) {
+        Some((base, id)) => (base.to_string(), Some(id.to_string())),
+        None => (instance.address.clone(), None),
+    };
     ResourceInstanceState {
-        address: instance.address.clone(),
+        address,
         mode: match instance.mode {
             ResourceMode::Managed => mesh_state::ResourceMode::Managed,
             ResourceMode::Data => mesh_state::ResourceMode::Data,
@@ -95,7 +105,7 @@ pub fn stored_instance(instance: &PriorInstance) -> ResourceInstanceState {
             .collect(),
         dependencies: instance.dependencies.clone(),
         create_before_destroy: instance.create_before_destroy,
-        deposed: None,
+        deposed,
     }
 }
 
@@ -129,9 +139,15 @@ impl StateSink for FileStateSink {
         for update in updates {
             match update {
                 StateUpdate::Upsert(instance) => doc.upsert(stored_instance(&instance)),
-                StateUpdate::Remove(address) => {
-                    doc.remove(&address);
-                }
+                StateUpdate::Deposed(instance) => doc.upsert(stored_instance(&instance)),
+                StateUpdate::Remove(address) => match parse_deposed(&address) {
+                    Some((base, id)) => {
+                        doc.remove_deposed(base, id);
+                    }
+                    None => {
+                        doc.remove(&address);
+                    }
+                },
                 StateUpdate::Outputs(outputs) => {
                     doc.outputs = outputs
                         .into_iter()

@@ -2,7 +2,7 @@
 //! declared default, `MESH_VAR_<name>` environment variables, `-var-file` files in the order
 //! given, `-var` flags in the order given.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use mesh_engine::config::{Expr, Module, TypeConstraint};
@@ -39,15 +39,27 @@ impl Scope for LiteralScope {
     }
 }
 
-/// Resolve every root variable, or report every problem.
+/// The root variables' values, with the warnings found on the way (for the caller to print).
+#[derive(Debug)]
+pub struct Resolved {
+    /// Every variable that has a value (given or default), by name.
+    pub values: BTreeMap<String, Value>,
+    /// Problems that do not stop the command, e.g. an undeclared name in a `-var-file`.
+    pub warnings: Diagnostics,
+}
+
+/// Resolve every root variable, or report every problem (errors and warnings together).
 pub fn resolve(
     module: &Module,
     var_flags: &[String],
     var_files: &[PathBuf],
     dir: &Path,
-) -> Result<BTreeMap<String, Value>, Diagnostics> {
+) -> Result<Resolved, Diagnostics> {
     let mut diags = Diagnostics::new();
     let mut given: BTreeMap<String, Given> = BTreeMap::new();
+    // Variables some source tried to set, even when the value was invalid: those are not
+    // "missing", whatever else went wrong.
+    let mut attempted: BTreeSet<String> = BTreeSet::new();
     for (key, text) in std::env::vars() {
         let Some(name) = key.strip_prefix("MESH_VAR_") else {
             continue;
@@ -56,6 +68,7 @@ pub fn resolve(
             continue;
         };
         let origin = SourceLocation::synthetic(&format!("environment variable {key}"));
+        attempted.insert(name.to_string());
         match parse_text(&text, &var.type_constraint, &origin, dir) {
             Ok(value) => {
                 given.insert(name.to_string(), Given { value, origin });
@@ -106,6 +119,7 @@ pub fn resolve(
             diags.push(d);
             continue;
         };
+        attempted.insert(name.to_string());
         match parse_text(text, &var.type_constraint, &origin, dir) {
             Ok(value) => {
                 given.insert(name.to_string(), Given { value, origin });
@@ -125,7 +139,7 @@ pub fn resolve(
                         .with_help(format!("the value came from {}", g.origin.file.display())),
                 ),
             },
-            None if var.default.is_none() => diags.push(
+            None if var.default.is_none() && !attempted.contains(name) => diags.push(
                 Diagnostic::error("No value for required variable", format!("var.{name} has no default, and no value was given"), Some(var.location.clone()))
                     .with_help(format!("set it with -var '{name}=...', a -var-file, or the environment variable MESH_VAR_{name}")),
             ),
@@ -135,10 +149,19 @@ pub fn resolve(
     if diags.has_errors() {
         return Err(diags);
     }
-    Ok(values)
+    Ok(Resolved {
+        values,
+        warnings: diags,
+    })
 }
 
-/// A value given as text: strings stay text; other types are parsed as HCL expressions.
+/// A value given as text (`-var`, `MESH_VAR_`): strings stay text; other types are parsed as
+/// literal HCL expressions.
+///
+/// For `any`, `number` and `bool`, text that is not a literal expression (`hello`, `abc`,
+/// `hello world`) is the string as written: an untyped variable takes it as it is, and a number
+/// or bool variable then reports the type error ("a number is required, got the string ...")
+/// when the value is converted.
 fn parse_text(
     text: &str,
     ty: &TypeConstraint,
@@ -148,15 +171,23 @@ fn parse_text(
     if matches!(ty, TypeConstraint::String) {
         return Ok(Value::String(text.to_string()));
     }
+    let as_written = matches!(
+        ty,
+        TypeConstraint::Any | TypeConstraint::Number | TypeConstraint::Bool
+    );
     let file = SourceFile::new(origin.file.clone(), text.to_string());
-    match hcl_edit::parser::parse_expr(text) {
+    let parsed = hcl_edit::parser::parse_expr(text);
+    let evaluated = match parsed {
         Ok(expr) => evaluate(&Expr { expr, file }, &LiteralScope(dir.to_path_buf())),
-        Err(_) if matches!(ty, TypeConstraint::Any) => Ok(Value::String(text.to_string())),
         Err(e) => Err(Diagnostic::error(
             "Invalid variable value",
             format!("{}: {}", origin.file.display(), e.message()),
             None,
         )),
+    };
+    match evaluated {
+        Err(_) if as_written => Ok(Value::String(text.to_string())),
+        other => other,
     }
 }
 
@@ -224,4 +255,65 @@ fn read_var_file(path: &Path, dir: &Path) -> Result<BTreeMap<String, Given>, Dia
         return Err(diags);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, ty: TypeConstraint) -> Result<Value, Diagnostic> {
+        parse_text(
+            text,
+            &ty,
+            &SourceLocation::synthetic("-var"),
+            Path::new("."),
+        )
+    }
+
+    #[test]
+    fn untyped_text_that_is_not_a_literal_is_a_string() {
+        for text in ["hello", "b", "hello world", "foo.bar", "upper(1, 2)"] {
+            assert_eq!(
+                parse(text, TypeConstraint::Any).unwrap(),
+                Value::string(text),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse("\"quoted\"", TypeConstraint::Any).unwrap(),
+            Value::string("quoted")
+        );
+        assert_eq!(parse("3", TypeConstraint::Any).unwrap(), Value::Number(3.0));
+        assert!(matches!(
+            parse("[1, 2]", TypeConstraint::Any).unwrap(),
+            Value::List(_)
+        ));
+    }
+
+    #[test]
+    fn a_bare_word_for_a_number_or_bool_is_a_type_error() {
+        let value = parse("abc", TypeConstraint::Number).unwrap();
+        assert_eq!(
+            TypeConstraint::Number.convert(value).unwrap_err(),
+            "a number is required, got the string \"abc\""
+        );
+        assert_eq!(
+            parse("7", TypeConstraint::Number).unwrap(),
+            Value::Number(7.0)
+        );
+        assert_eq!(
+            parse("true", TypeConstraint::Bool).unwrap(),
+            Value::Bool(true)
+        );
+        assert!(TypeConstraint::Bool
+            .convert(parse("maybe", TypeConstraint::Bool).unwrap())
+            .is_err());
+    }
+
+    #[test]
+    fn references_in_collections_are_still_refused() {
+        let ty = TypeConstraint::Map(Box::new(TypeConstraint::String));
+        let d = parse("{ a = b }", ty).unwrap_err();
+        assert!(d.to_string().contains("Variables not allowed"), "{d}");
+    }
 }

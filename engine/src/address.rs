@@ -177,6 +177,18 @@ fn name_and_key(s: &str) -> Option<(&str, InstanceKey, &str)> {
     Some((name, InstanceKey::Index(index), &inner[close + 1..]))
 }
 
+/// The pseudo-address of an old object that create_before_destroy left behind because its
+/// deletion failed: `mesh_data.a (deposed object 1a2b3c4d)`. Plans destroy it like an orphan.
+pub fn deposed_address(address: &str, id: &str) -> String {
+    format!("{address} (deposed object {id})")
+}
+
+/// Split a deposed pseudo-address into the instance address and the deposed id.
+pub fn parse_deposed(address: &str) -> Option<(&str, &str)> {
+    let (base, rest) = address.split_once(" (deposed object ")?;
+    Some((base, rest.strip_suffix(')')?))
+}
+
 /// True when `address` is `pattern` or lies under it (a resource's instances, a module's
 /// contents): `mesh_data.a` matches `mesh_data.a[0]` but not `mesh_data.ab`.
 pub fn address_matches(pattern: &str, address: &str) -> bool {

@@ -8,9 +8,9 @@ use tokio::task::JoinSet;
 
 use crate::config::ResourceMode;
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::provider::{ProviderRegistry, ReadRequest};
+use crate::provider::{mark_sensitive, ProviderRegistry, ReadRequest};
 use crate::state_view::PriorState;
-use crate::value::{paths_of, MarkKind, Value};
+use crate::value::Value;
 
 /// What refresh found out.
 #[derive(Debug, Default)]
@@ -86,15 +86,7 @@ pub async fn refresh(
 }
 
 /// Keep the sensitive marks of the stored value and of the schema on a freshly read value.
-fn remark(old: &Value, mut new: Value, providers: &ProviderRegistry, resource_type: &str) -> Value {
-    let mut paths = paths_of(old, MarkKind::Sensitive);
-    if let Some(schema) = providers.resource_schema(resource_type) {
-        paths.extend(schema.block.sensitive_paths(&new));
-    }
-    for path in paths {
-        if new.get_at(&path).is_some_and(|v| !v.is_null()) {
-            new.mark_sensitive_at(&path);
-        }
-    }
-    new
+fn remark(old: &Value, new: Value, providers: &ProviderRegistry, resource_type: &str) -> Value {
+    let schema = providers.resource_schema(resource_type);
+    mark_sensitive(schema.as_ref().map(|s| &s.block), new, &[old])
 }

@@ -33,7 +33,7 @@ impl StateSink for MemoryState {
         let mut prior = self.prior.lock().expect("lock");
         for u in updates {
             match u {
-                StateUpdate::Upsert(i) => {
+                StateUpdate::Upsert(i) | StateUpdate::Deposed(i) => {
                     prior.instances.insert(i.address.clone(), i);
                 }
                 StateUpdate::Remove(a) => {

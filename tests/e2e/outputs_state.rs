@@ -180,3 +180,44 @@ fn a_removed_output_disappears_from_state() {
     assert!(all.get("number").is_none(), "{all}");
     spec.fails(&["output", "number"]);
 }
+
+#[test]
+fn state_show_names_the_block_without_key_or_module() {
+    let spec = Spec::with_main(
+        r#"
+resource "mesh_data" "n" {
+  for_each = toset(["k"])
+  input    = each.key
+}
+resource "mesh_data" "c" {
+  count = 1
+  input = "c"
+}
+data "test_echo" "e" {
+  value = "echo"
+}
+module "m" {
+  source = "./m"
+}
+"#,
+    );
+    spec.write(
+        "m/main.hcl",
+        "resource \"mesh_data\" \"inner\" {\n  input = \"i\"\n}\n",
+    );
+    spec.apply(&[]);
+    for (address, header) in [
+        (r#"mesh_data.n["k"]"#, r#"resource "mesh_data" "n" {"#),
+        ("mesh_data.c[0]", r#"resource "mesh_data" "c" {"#),
+        ("data.test_echo.e", r#"data "test_echo" "e" {"#),
+        ("module.m.mesh_data.inner", r#"resource "mesh_data" "inner" {"#),
+    ] {
+        let out = spec.ok(&["state", "show", address]);
+        assert_eq!(
+            out.lines()[..2],
+            [format!("# {address}:").as_str(), header],
+            "{}",
+            out.dump()
+        );
+    }
+}

@@ -153,7 +153,6 @@ resource "mesh_data" "agg" {
 }
 
 #[test]
-#[ignore = "BUG: a list holding values known only after apply fails at apply: 'final configuration ... differs from the saved plan at input'"]
 fn a_splat_of_ids_known_after_apply_feeds_a_resource() {
     let spec = Spec::with_main(
         r#"

@@ -137,7 +137,6 @@ fn replace_triggered_by_alone_replaces_the_follower() {
 }
 
 #[test]
-#[ignore = "BUG: replace_triggered_by = [res[\"key\"]] (string instance key) never triggers"]
 fn replace_triggered_by_a_for_each_instance() {
     let spec = Spec::with_main(
         r#"

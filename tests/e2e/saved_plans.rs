@@ -162,3 +162,42 @@ fn a_saved_destroy_plan_destroys() {
         .stdout_has("Destroy complete! Resources: 3 destroyed.");
     assert!(spec.addresses().is_empty());
 }
+
+#[test]
+fn planning_flags_with_a_saved_plan_are_refused() {
+    let spec = Spec::with_main(SPEC);
+    spec.ok(&["plan", "-out", "p.json"]);
+    spec.write("extra.vars", "v = \"three\"\n");
+    for (args, flag, fixed) in [
+        (&["-var", "v=two"][..], "-var", "the variable values"),
+        (
+            &["-var-file", "extra.vars"][..],
+            "-var-file",
+            "the variable values",
+        ),
+        (
+            &["-target", "mesh_data.a"][..],
+            "-target",
+            "which resources it changes",
+        ),
+        (
+            &["-replace", "mesh_data.a"][..],
+            "-replace",
+            "which resources it replaces",
+        ),
+    ] {
+        let mut all = vec!["apply", "p.json"];
+        all.extend_from_slice(args);
+        let out = spec.fails(&all);
+        assert_eq!(out.code, 1, "{}", out.dump());
+        out.stderr_has(&format!("{flag} cannot be used with a saved plan"))
+            .stderr_has(&format!("the plan already fixes {fixed}"));
+        assert!(spec.addresses().is_empty(), "nothing applied: {args:?}");
+        assert!(!spec.locked());
+    }
+    let out = spec.fails(&["apply", "-var", "v=two", "-target=mesh_data.a", "p.json"]);
+    out.stderr_has("-var and -target cannot be used with a saved plan");
+    // The plan itself is still good.
+    spec.ok(&["apply", "p.json"])
+        .stdout_has(&apply_line(3, 0, 0));
+}

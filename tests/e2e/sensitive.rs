@@ -112,7 +112,6 @@ fn sensitive_values_are_hidden_in_destroy_plans() {
 }
 
 #[test]
-#[ignore = "BUG: mesh_data.output computed from a sensitive input is stored unmarked: shown in show/state show/destroy plans"]
 fn mesh_data_output_of_a_sensitive_input_stays_hidden() {
     let spec = Spec::with_main(&format!(
         r#"
@@ -140,7 +139,6 @@ resource "mesh_data" "copy" {{
 }
 
 #[test]
-#[ignore = "BUG: a data source result echoing a sensitive argument is unmarked: the secret is printed in plans of its dependents"]
 fn a_sensitive_value_reaching_a_data_source_stays_hidden() {
     let spec = Spec::with_main(&format!(
         r#"
@@ -165,7 +163,6 @@ resource "mesh_data" "m" {{
 }
 
 #[test]
-#[ignore = "BUG: a new output whose value is sensitive is planned as an update (~, \"update\") instead of a create (+)"]
 fn a_new_sensitive_output_is_planned_as_a_create() {
     let spec = spec();
     let plan = spec.ok(&["plan"]);

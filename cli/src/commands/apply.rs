@@ -21,6 +21,9 @@ use crate::workspace::{
 
 /// `mesh apply`.
 pub async fn run_apply(ws: &Workspace, args: &ApplyArgs) -> CommandResult {
+    if args.plan_file.is_some() {
+        refuse_planning_flags(&args.flags)?;
+    }
     let timeout = parse_duration(&args.flags.lock_timeout).map_err(anyhow::Error::msg)?;
     let lock = ws.lock("apply", timeout)?;
     let planned = match &args.plan_file {
@@ -31,6 +34,57 @@ pub async fn run_apply(ws: &Workspace, args: &ApplyArgs) -> CommandResult {
     let code = execute(ws, planned, &args.flags, interactive, "apply").await;
     lock.release()?;
     code
+}
+
+/// A saved plan is applied exactly as it was made: flags that would change what it does are an
+/// error rather than silently ignored.
+fn refuse_planning_flags(flags: &PlanFlags) -> Result<(), CommandError> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut fixed: Vec<&str> = Vec::new();
+    for (given, flag, what) in [
+        (!flags.vars.is_empty(), "-var", "the variable values"),
+        (
+            !flags.var_files.is_empty(),
+            "-var-file",
+            "the variable values",
+        ),
+        (
+            !flags.targets.is_empty(),
+            "-target",
+            "which resources it changes",
+        ),
+        (
+            !flags.replace.is_empty(),
+            "-replace",
+            "which resources it replaces",
+        ),
+    ] {
+        if given {
+            names.push(flag);
+            if !fixed.contains(&what) {
+                fixed.push(what);
+            }
+        }
+    }
+    if names.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!(
+        "{} cannot be used with a saved plan: the plan already fixes {}. Make a new plan with \
+         these options (mesh plan ... --out FILE), or run mesh apply without a plan file.",
+        join_and(&names),
+        join_and(&fixed)
+    )
+    .into())
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[&str]) -> String {
+    match items.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// `mesh destroy`.

@@ -37,7 +37,11 @@ pub async fn make_plan(
     refresh: bool,
 ) -> Result<Planned, CommandError> {
     let root = ws.load_config()?;
-    let variables = crate::variables::resolve(&root, &flags.vars, &flags.var_files, &ws.dir)?;
+    let resolved = crate::variables::resolve(&root, &flags.vars, &flags.var_files, &ws.dir)?;
+    if !resolved.warnings.is_empty() {
+        crate::ui::print_diagnostics(&resolved.warnings, ws.color);
+    }
+    let variables = resolved.values;
     let digest = config_digest(&root, &variables);
     let evaluation = Arc::new(Evaluation::new(root.clone(), variables.clone(), true));
     let providers = registry();

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use mesh_engine::address::InstanceAddress;
+use mesh_engine::config::ResourceMode as EngineMode;
 use mesh_engine::render::{render_plan_human, render_plan_json, render_value};
 
 use super::plan::load_plan;
@@ -36,11 +38,10 @@ pub fn run(ws: &Workspace, command: &StateCommand) -> CommandResult {
                     "no instance {address} in state; `mesh state list` shows what there is"
                 )
             })?;
-            println!("# {address}:");
+            println!("# {}:", instance.address);
             println!(
-                "resource \"{}\" \"{}\" {}",
-                instance.resource_type,
-                address.rsplit('.').next().unwrap_or(address),
+                "{} {}",
+                block_header(instance),
                 render_value(&instance_value(instance), false)
             );
             Ok(0)
@@ -77,6 +78,33 @@ pub fn run(ws: &Workspace, command: &StateCommand) -> CommandResult {
             Ok(0)
         }
     }
+}
+
+/// `resource "TYPE" "NAME"` (or `data ...`) for an instance, as Terraform prints it: the name
+/// without the module path or the instance key (`mesh_data.n["k"]` → `"mesh_data" "n"`).
+fn block_header(instance: &mesh_state::ResourceInstanceState) -> String {
+    let (keyword, name) = match InstanceAddress::parse(&instance.address) {
+        Some(parsed) => (
+            match parsed.resource.mode {
+                EngineMode::Managed => "resource",
+                EngineMode::Data => "data",
+            },
+            parsed.resource.name,
+        ),
+        // Not an address mesh writes; show what can be told from the text.
+        None => (
+            match instance.mode {
+                mesh_state::ResourceMode::Managed => "resource",
+                mesh_state::ResourceMode::Data => "data",
+            },
+            instance.address.clone(),
+        ),
+    };
+    format!(
+        "{keyword} {} {}",
+        serde_json::Value::from(instance.resource_type.as_str()),
+        serde_json::Value::from(name)
+    )
 }
 
 /// `mesh show [PLANFILE]`.

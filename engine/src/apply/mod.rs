@@ -30,8 +30,11 @@ use crate::value::Value;
 pub enum StateUpdate {
     /// Write this instance.
     Upsert(PriorInstance),
-    /// Remove the instance at this address.
+    /// Remove the instance at this address (a deposed pseudo-address removes that old object).
     Remove(String),
+    /// Keep an old object whose deletion failed after its replacement was created, under
+    /// [`crate::address::deposed_address`], so that the next plan destroys it.
+    Deposed(PriorInstance),
     /// Replace the root outputs (value, sensitive).
     Outputs(BTreeMap<String, (Value, bool)>),
 }
@@ -265,8 +268,11 @@ async fn run_graph(
         .collect();
     ready.sort_by(|a, b| g[*b].cmp(&g[*a]));
     let mut skipped: BTreeSet<NodeIndex> = BTreeSet::new();
-    let mut running: JoinSet<(NodeIndex, Result<operation::Outcome, String>, Duration)> =
-        JoinSet::new();
+    let mut running: JoinSet<(
+        NodeIndex,
+        Result<operation::Outcome, operation::Failed>,
+        Duration,
+    )> = JoinSet::new();
     let parallelism = input.parallelism.max(1);
     loop {
         let stopping =
@@ -343,7 +349,12 @@ async fn run_graph(
                 }
                 ready.sort_by(|a, b| g[*b].cmp(&g[*a]));
             }
-            Err(message) => {
+            Err(operation::Failed { message, updates }) => {
+                if let Err(e) = input.sink.record(updates) {
+                    report
+                        .state_errors
+                        .push(format!("saving state after {} failed: {e}", op.address));
+                }
                 input.progress.event(ProgressEvent::Failed {
                     address: op.address.clone(),
                     kind: op.kind,

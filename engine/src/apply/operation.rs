@@ -12,9 +12,11 @@ use crate::diagnostics::Diagnostics;
 use crate::evaluation::{eval_body, Evaluation, RepetitionBinding, Shape};
 use crate::graph::{OpKind, Operation};
 use crate::plan::{Plan, ResourceChange};
-use crate::provider::{ApplyRequest, PlanRequest, ProviderRegistry, ResourceSchema};
+use crate::provider::{
+    mark_data_result, mark_sensitive, ApplyRequest, PlanRequest, ProviderRegistry, ResourceSchema,
+};
 use crate::state_view::PriorInstance;
-use crate::value::{paths_of, MarkKind, Value};
+use crate::value::Value;
 
 /// What every operation task shares.
 pub(super) struct Shared {
@@ -31,16 +33,54 @@ pub(super) struct Outcome {
     pub(super) id: Option<String>,
 }
 
-/// Run one operation. The error is the message shown to the user.
-pub(super) async fn run(shared: &Shared, op: &Operation) -> Result<Outcome, String> {
+/// A failed operation: the message for the user, and what state must still record.
+pub(super) struct Failed {
+    pub(super) message: String,
+    pub(super) updates: Vec<StateUpdate>,
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Failed {
+        Failed {
+            message,
+            updates: Vec::new(),
+        }
+    }
+}
+
+/// Run one operation.
+pub(super) async fn run(shared: &Shared, op: &Operation) -> Result<Outcome, Failed> {
     let change = shared
         .changes
         .get(&op.address)
         .ok_or_else(|| format!("{} is not in the plan", op.address))?;
     match op.kind {
-        OpKind::Delete | OpKind::DeleteDeposed => delete(shared, change, op.kind).await,
-        OpKind::Create | OpKind::Update => create_or_update(shared, change, op.kind).await,
-        OpKind::Read => read_data(shared, change).await,
+        OpKind::Delete => Ok(delete(shared, change, op.kind).await?),
+        OpKind::DeleteDeposed => delete(shared, change, op.kind)
+            .await
+            .map_err(|message| Failed {
+                message,
+                updates: vec![StateUpdate::Deposed(deposed_instance(shared, change))],
+            }),
+        OpKind::Create | OpKind::Update => Ok(create_or_update(shared, change, op.kind).await?),
+        OpKind::Read => Ok(read_data(shared, change).await?),
+    }
+}
+
+/// The old object of a create_before_destroy replacement, as it was before.
+fn deposed_instance(shared: &Shared, change: &ResourceChange) -> PriorInstance {
+    let id = change
+        .before
+        .value
+        .get("id")
+        .and_then(|v| v.as_str())
+        .map(|s| s.chars().take(8).collect())
+        .unwrap_or_else(|| "00000000".to_string());
+    PriorInstance {
+        address: crate::address::deposed_address(&change.address, &id),
+        value: prior_value(shared, change),
+        dependencies: change.prior_dependencies.clone(),
+        ..instance_state(change, Value::Null)
     }
 }
 
@@ -168,6 +208,12 @@ fn check_consistent(address: &str, promised: &Value, fin: &Value, at: &str) -> R
             }
             Ok(())
         }
+        (Value::List(a), Value::List(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                check_consistent(address, x, y, &format!("{at}[{i}]"))?;
+            }
+            Ok(())
+        }
         (a, b) if a.strip_sensitive() == b.strip_sensitive() => Ok(()),
         _ => Err(format!(
             "the final configuration of {address} differs from the saved plan at {}; run mesh plan again",
@@ -233,7 +279,7 @@ async fn create_or_update(
         _ => provider.create(request).await,
     }
     .map_err(|e| e.message)?;
-    let new_value = mark_sensitive(&schema, new_value, &config);
+    let new_value = mark_sensitive(Some(&schema.block), new_value, &[&config, &planned.planned]);
     let id = new_value
         .get("id")
         .and_then(|v| v.unmark().0.as_str().map(str::to_string));
@@ -292,7 +338,7 @@ async fn read_data(shared: &Shared, change: &ResourceChange) -> Result<Outcome, 
         .read_data(&change.resource_type, config.strip_sensitive())
         .await
         .map_err(|e| e.message)?;
-    let value = mark_sensitive(&schema, value, &config);
+    let value = mark_data_result(Some(&schema.block), value, &config);
     record_value(shared, change, &value);
     Ok(Outcome {
         updates: vec![StateUpdate::Upsert(instance_state(change, value))],
@@ -327,20 +373,6 @@ fn instance_state(change: &ResourceChange, value: Value) -> PriorInstance {
         dependencies: change.dependencies.clone(),
         create_before_destroy: change.create_before_destroy,
     }
-}
-
-fn mark_sensitive(schema: &ResourceSchema, mut value: Value, config: &Value) -> Value {
-    for path in schema.block.sensitive_paths(&value) {
-        if value.get_at(&path).is_some_and(|v| !v.is_null()) {
-            value.mark_sensitive_at(&path);
-        }
-    }
-    for path in paths_of(config, MarkKind::Sensitive) {
-        if value.get_at(&path).is_some() {
-            value.mark_sensitive_at(&path);
-        }
-    }
-    value
 }
 
 /// Root outputs with applied values.

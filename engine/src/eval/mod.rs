@@ -8,6 +8,8 @@ mod operators;
 mod template;
 mod traverse;
 
+use template::LiteralStyle;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -92,8 +94,10 @@ impl<'a> Evaluator<'a> {
                 Ok(Value::List(values))
             }
             Expression::Object(obj) => self.object(obj),
-            Expression::StringTemplate(t) => self.template(t, t),
-            Expression::HeredocTemplate(h) => self.template(&h.template, h.as_ref()),
+            Expression::StringTemplate(t) => self.template(t, LiteralStyle::Quoted),
+            Expression::HeredocTemplate(h) => {
+                self.template(&h.template, LiteralStyle::Heredoc(h.indent().unwrap_or(0)))
+            }
             Expression::Parenthesis(p) => self.eval(p.inner()),
             Expression::Variable(v) => self.traversal_root(v.as_str(), &[], expr),
             Expression::Conditional(c) => self.conditional(c),
@@ -202,7 +206,9 @@ impl<'a> Evaluator<'a> {
                 base_dir: &base_dir,
             };
             let mut inner = Evaluator::new(&isolated, &template_file).with_bindings(vars.clone());
-            inner.render_template(&template).map_err(|d| d.detail)
+            inner
+                .render_template(&template, LiteralStyle::Raw)
+                .map_err(|d| d.detail)
         };
         let ctx = FunctionContext {
             base_dir: &base_dir,

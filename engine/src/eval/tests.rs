@@ -187,3 +187,32 @@ fn errors_point_at_the_expression() {
     let d = eval("uppr(\"a\")").unwrap_err();
     assert!(d.to_string().contains("did you mean \"upper\""), "{d}");
 }
+
+#[test]
+fn strip_markers_apply_inside_directive_bodies() {
+    assert_eq!(
+        ok(r#""%{ for x in ["a", "b"] ~}  [${x}]  %{~ endfor }""#),
+        Value::string("[a][b]")
+    );
+    assert_eq!(
+        ok(r#""%{ for x in ["a", "b"] }${x}\n%{ endfor }""#),
+        Value::string("a\nb\n")
+    );
+    assert_eq!(
+        ok(r#""<%{ if true ~} yes %{~ else ~} no %{~ endif ~} >""#),
+        Value::string("<yes>")
+    );
+    let file = SourceFile::new(
+        "t.hcl",
+        "x = <<-EOT\n    start\n    %{ for x in [\"a\", \"b\"] ~}\n      item ${x}\n    %{ endfor ~}\n    end\n  EOT\n".to_string(),
+    );
+    let body = hcl_edit::parser::parse_body(&file.text).expect("parses");
+    let expr = Expr {
+        expr: body.attributes().next().expect("attr").value.clone(),
+        file: file.clone(),
+    };
+    assert_eq!(
+        evaluate(&expr, &scope()).expect("evaluates"),
+        Value::string("start\nitem a\nitem b\nend\n")
+    );
+}

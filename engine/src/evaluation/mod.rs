@@ -377,7 +377,8 @@ impl InstanceScope<'_> {
         })
     }
 
-    fn local(&self, name: &str, location: &SourceLocation) -> Result<Value, Diagnostic> {
+    /// The value of `local.name` in this module instance.
+    pub fn local(&self, name: &str, location: &SourceLocation) -> Result<Value, Diagnostic> {
         let Some(local) = self.module.locals.get(name) else {
             let mut d = Diagnostic::error(
                 "Reference to undeclared local value",
@@ -479,19 +480,37 @@ impl InstanceScope<'_> {
         }
     }
 
+    /// `path.module` and `path.root` relative to the root module's directory (`.` for the
+    /// root itself), as in Terraform; `path.cwd` absolute.
     fn path_value(&self) -> Value {
         let cwd = std::env::current_dir().unwrap_or_default();
+        let module = relative_to(&self.module.dir, &self.evaluation.root_dir);
         Value::Map(BTreeMap::from([
-            (
-                "module".to_string(),
-                Value::string(self.module.dir.display().to_string()),
-            ),
-            (
-                "root".to_string(),
-                Value::string(self.evaluation.root_dir.display().to_string()),
-            ),
+            ("module".to_string(), Value::string(module)),
+            ("root".to_string(), Value::string(".")),
             ("cwd".to_string(), Value::string(cwd.display().to_string())),
         ]))
+    }
+}
+
+/// `dir` relative to `base`, with `.` and `..` components resolved: `modules/net`, or `.`.
+fn relative_to(dir: &Path, base: &Path) -> String {
+    use std::path::Component;
+    let mut parts: Vec<String> = Vec::new();
+    let rel = dir.strip_prefix(base).unwrap_or(dir);
+    for c in rel.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if parts.last().is_some_and(|p| p != "..") => {
+                parts.pop();
+            }
+            other => parts.push(other.as_os_str().to_string_lossy().into_owned()),
+        }
+    }
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
     }
 }
 

@@ -17,7 +17,7 @@ use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics};
 use crate::evaluation::{eval_body, Evaluation, RepetitionBinding, Shape};
 use crate::provider::{PlanRequest, ProviderRegistry, ResourceSchema};
 use crate::state_view::{PriorInstance, PriorState};
-use crate::value::Value;
+use crate::value::{PathStep, Value};
 
 /// How to plan.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +84,8 @@ pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
     }
     let outputs = walker.plan_outputs();
     walker.apply_targets();
+    walker.check_prevent_destroy();
+    walker.dedup_diagnostics();
     if walker.diags.has_errors() {
         return Err(walker.diags);
     }
@@ -141,7 +143,26 @@ impl Walker {
                     _ => {}
                 }
             }
+            self.evaluate_unreferenced(&path, &module);
         })
+    }
+
+    /// Evaluate every local (and a child module's outputs) once, so that errors in values
+    /// nothing refers to are reported too.
+    fn evaluate_unreferenced(&mut self, path: &ModulePath, module: &Module) {
+        let scope = self.ev.scope(path, RepetitionBinding::None);
+        for (name, local) in &module.locals {
+            if let Err(d) = scope.local(name, &local.location) {
+                self.diags.push(d);
+            }
+        }
+        if !path.is_root() {
+            for name in module.outputs.keys() {
+                if let Err(d) = scope.output(name) {
+                    self.diags.push(d);
+                }
+            }
+        }
     }
 
     async fn plan_module_call(
@@ -369,8 +390,11 @@ impl Walker {
             .await
         {
             Ok(v) => {
-                let v = mark_schema_sensitive(
-                    self.providers.data_schema(&resource.resource_type).as_ref(),
+                let v = crate::provider::mark_data_result(
+                    self.providers
+                        .data_schema(&resource.resource_type)
+                        .as_ref()
+                        .map(|s| &s.block),
                     v,
                     &config,
                 );
@@ -437,7 +461,8 @@ impl Walker {
                 return None;
             }
         };
-        let after = mark_schema_sensitive(Some(schema), planned.planned, &config);
+        let after =
+            crate::provider::mark_sensitive(Some(&schema.block), planned.planned, &[&config]);
         let Some(prior) = prior else {
             change.action = Action::Create;
             change.after = MarkedValue::from_value(&after);
@@ -464,11 +489,8 @@ impl Walker {
                 ..request
             })
             .await
-            .map(|p| mark_schema_sensitive(Some(schema), p.planned, &config))
+            .map(|p| crate::provider::mark_sensitive(Some(&schema.block), p.planned, &[&config]))
             .unwrap_or(after);
-        if resource.lifecycle.prevent_destroy {
-            self.diags.push(prevent_destroy_error(address, resource));
-        }
         change.action = if resource.lifecycle.create_before_destroy {
             Action::CreateThenDelete
         } else {
@@ -484,20 +506,21 @@ impl Walker {
     fn replace_trigger(&self, resource: &Resource, path: &ModulePath) -> Option<String> {
         for reference in &resource.lifecycle.replace_triggered_by {
             let target = format!("{}{}", path.prefix(), reference.target.address());
-            let (key_steps, attr_steps): (Vec<_>, Vec<_>) = match reference.steps.first() {
-                Some(crate::value::PathStep::Index(_)) | Some(crate::value::PathStep::Key(_))
-                    if is_instance_key(&reference.steps) =>
-                {
-                    (reference.steps[..1].to_vec(), reference.steps[1..].to_vec())
+            // The first step is an instance key when the referenced resource is repeated.
+            let module = self.ev.module_at(path);
+            let repeated = module
+                .resources
+                .get(&reference.target.address())
+                .is_some_and(|r| !matches!(r.repetition, Repetition::Single));
+            let (instance, attr_steps) = match (repeated, reference.steps.split_first()) {
+                (true, Some((PathStep::Index(i), rest))) => {
+                    (format!("{target}[{i}]"), rest.to_vec())
                 }
-                _ => (Vec::new(), reference.steps.clone()),
-            };
-            let instance = match key_steps.first() {
-                Some(crate::value::PathStep::Index(i)) => format!("{target}[{i}]"),
-                Some(crate::value::PathStep::Key(k)) => {
-                    format!("{target}{}", InstanceKey::Key(k.clone()))
-                }
-                None => target.clone(),
+                (true, Some((PathStep::Key(k), rest))) => (
+                    format!("{target}{}", InstanceKey::Key(k.clone())),
+                    rest.to_vec(),
+                ),
+                _ => (target.clone(), reference.steps.clone()),
             };
             for change in self
                 .changes
@@ -533,24 +556,54 @@ impl Walker {
             .collect();
         for prior in orphans {
             let mut change = delete_change(&prior);
-            change.reason = Some(format!("{} is not in the configuration", prior.address));
+            change.reason = Some(match crate::address::parse_deposed(&prior.address) {
+                Some(_) => {
+                    "it is an old object whose deletion failed after its replacement was created"
+                        .to_string()
+                }
+                None => format!("{} is not in the configuration", prior.address),
+            });
             self.changes.push(change);
         }
     }
 
     fn plan_destroy(&mut self) {
-        let root = self.ev.root().clone();
         let instances: Vec<PriorInstance> = self.prior.instances.values().cloned().collect();
         for prior in instances {
-            if prior.mode == ResourceMode::Managed {
-                if let Some(resource) = find_resource_config(&root, &prior.address) {
-                    if resource.lifecycle.prevent_destroy {
-                        self.diags
-                            .push(prevent_destroy_error(&prior.address, &resource));
-                    }
+            self.changes.push(delete_change(&prior));
+        }
+    }
+
+    /// The same problem reached by two paths is reported once.
+    fn dedup_diagnostics(&mut self) {
+        let mut seen = Vec::new();
+        self.diags.0.retain(|d| {
+            if seen.contains(d) {
+                return false;
+            }
+            seen.push(d.clone());
+            true
+        });
+    }
+
+    /// Refuse to destroy (or replace) what lifecycle.prevent_destroy protects. Runs after
+    /// targeting, so an untargeted protected resource does not block a targeted plan.
+    fn check_prevent_destroy(&mut self) {
+        let root = self.ev.root().clone();
+        for change in &self.changes {
+            let destroys = matches!(
+                change.action,
+                Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
+            );
+            if !destroys || change.mode != ResourceMode::Managed {
+                continue;
+            }
+            if let Some(resource) = find_resource_config(&root, &change.address) {
+                if resource.lifecycle.prevent_destroy {
+                    self.diags
+                        .push(prevent_destroy_error(&change.address, &resource));
                 }
             }
-            self.changes.push(delete_change(&prior));
         }
     }
 
@@ -668,11 +721,6 @@ impl Walker {
     }
 }
 
-fn is_instance_key(steps: &[crate::value::PathStep]) -> bool {
-    // `a.b[0].x` / `a.b["k"].x`: written keys come first as Index or a non-identifier Key.
-    matches!(steps.first(), Some(crate::value::PathStep::Index(_)))
-}
-
 fn prevent_destroy_error(address: &str, resource: &Resource) -> Diagnostic {
     Diagnostic::error(
         "Instance cannot be destroyed",
@@ -683,7 +731,10 @@ fn prevent_destroy_error(address: &str, resource: &Resource) -> Diagnostic {
 }
 
 fn delete_change(prior: &PriorInstance) -> ResourceChange {
-    let (module, rest) = split_module(&prior.address);
+    let base = crate::address::parse_deposed(&prior.address)
+        .map(|(b, _)| b)
+        .unwrap_or(&prior.address);
+    let (module, rest) = split_module(base);
     let name = rest
         .trim_start_matches("data.")
         .split('.')
@@ -776,27 +827,6 @@ fn apply_ignore_changes(
             config.set_or_insert(&name, v.clone());
         }
     }
-}
-
-/// Put the sensitive mark on planned values where the schema or the config says so.
-fn mark_schema_sensitive(
-    schema: Option<&ResourceSchema>,
-    mut value: Value,
-    config: &Value,
-) -> Value {
-    if let Some(schema) = schema {
-        for path in schema.block.sensitive_paths(&value) {
-            if value.get_at(&path).is_some_and(|v| !v.is_null()) {
-                value.mark_sensitive_at(&path);
-            }
-        }
-    }
-    for path in crate::value::paths_of(config, crate::value::MarkKind::Sensitive) {
-        if value.get_at(&path).is_some() {
-            value.mark_sensitive_at(&path);
-        }
-    }
-    value
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! (`mesh_data` → `mesh`, `azure_virtual_network` → `azure`).
 
 mod schema;
+mod sensitivity;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ pub use schema::{
     AttrType, AttributeSchema, BlockSchema, NestedBlockSchema, Nesting, Presence, ProviderSchema,
     ResourceSchema,
 };
+pub use sensitivity::{mark_data_result, mark_sensitive};
 
 use crate::value::{PathStep, Value};
 

@@ -92,14 +92,51 @@ pub fn render_value(value: &Value, reveal: bool) -> String {
 }
 
 /// Both sides of a change with every sensitive mark of either side applied to both.
+///
+/// A side that has nothing at a path (absent, or null) keeps nothing there: a value that is
+/// new, or goes away, stays an addition or a removal instead of becoming a change between a
+/// hidden null and a hidden value.
 fn marked_pair(before: &MarkedValue, after: &MarkedValue) -> (Value, Value) {
     let mut b = before.to_value();
     let mut a = after.to_value();
     for path in before.sensitive.iter().chain(&after.sensitive) {
-        b.mark_sensitive_at(path);
-        a.mark_sensitive_at(path);
+        mark_present_at(&mut b, path);
+        mark_present_at(&mut a, path);
     }
+    unmark_nulls(&mut b);
+    unmark_nulls(&mut a);
     (b, a)
+}
+
+/// A sensitive null hides nothing: make it a plain null, so it still reads as "absent".
+fn unmark_nulls(value: &mut Value) {
+    match value {
+        Value::Sensitive(inner) if matches!(**inner, Value::Null) => *value = Value::Null,
+        Value::Sensitive(inner) => unmark_nulls(inner),
+        Value::List(items) => items.iter_mut().for_each(unmark_nulls),
+        Value::Map(map) => map.values_mut().for_each(unmark_nulls),
+        _ => {}
+    }
+}
+
+/// Mark the value at `path` sensitive, unless there is no value there (absent or null).
+fn mark_present_at(value: &mut Value, path: &[crate::value::PathStep]) {
+    use crate::value::PathStep;
+    let Some((first, rest)) = path.split_first() else {
+        if !matches!(value, Value::Null | Value::Sensitive(_)) {
+            let inner = std::mem::replace(value, Value::Null);
+            *value = inner.into_sensitive();
+        }
+        return;
+    };
+    let target = match (value, first) {
+        (Value::Map(m), PathStep::Key(k)) => m.get_mut(k),
+        (Value::List(l), PathStep::Index(i)) => l.get_mut(*i),
+        _ => None,
+    };
+    if let Some(target) = target {
+        mark_present_at(target, rest);
+    }
 }
 
 #[cfg(test)]

@@ -329,3 +329,63 @@ fn values() {
     assert_eq!(render_value(&n(3.0), false), "3");
     assert_eq!(render_value(&Value::Map(BTreeMap::new()), false), "{}");
 }
+
+#[test]
+fn new_sensitive_values_are_additions() {
+    // A new sensitive attribute on an existing object, and a new sensitive output: nothing was
+    // there before, so they are `+` / "create", and the null before side is not sensitive.
+    let mut updated = change(
+        "mesh_data.u",
+        Action::Update,
+        obj(&[("id", s("u-1")), ("token", Value::Null)]),
+        obj(&[
+            ("id", s("u-1")),
+            ("token", s("hunter2-secret").into_sensitive()),
+            ("key", s("s3cr3t-new").into_sensitive()),
+        ]),
+    );
+    updated.before.sensitive.push(vec![key("old")]);
+    let mut new_output = output(Value::Null, s("pw-secret-1").into_sensitive(), true, false);
+    new_output.before.sensitive.push(Vec::new());
+    let outputs = BTreeMap::from([
+        ("pw".to_string(), new_output),
+        (
+            "undeclared".to_string(),
+            output(Value::Null, s("pw-secret-2").into_sensitive(), false, false),
+        ),
+    ]);
+    let p = plan(vec![updated], outputs);
+
+    let text = render_plan_human(&p, ColorChoice::Never);
+    assert_no_secrets(&text);
+    for line in [
+        "+ token = (sensitive value)",
+        "+ key   = (sensitive value)",
+        "+ pw         = (sensitive value)",
+        "+ undeclared = (sensitive value)",
+    ] {
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
+    }
+    assert!(!text.contains("~ token"), "{text}");
+    assert!(!text.contains("~ pw"), "{text}");
+
+    let json = render_plan_json(&p);
+    assert_no_secrets(&json.to_string());
+    for name in ["pw", "undeclared"] {
+        let oc = &json["output_changes"][name];
+        assert_eq!(oc["actions"], serde_json::json!(["create"]), "{name}: {oc}");
+        assert_eq!(oc["before_sensitive"], false, "{name}: {oc}");
+        assert_eq!(oc["after_sensitive"], true, "{name}: {oc}");
+    }
+    let change = &json["resource_changes"][0]["change"];
+    assert_eq!(
+        change["before_sensitive"],
+        serde_json::json!({}),
+        "{change}"
+    );
+    assert_eq!(
+        change["after_sensitive"],
+        serde_json::json!({ "token": true, "key": true }),
+        "{change}"
+    );
+}
