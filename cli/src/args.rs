@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// mesh: declarative multi-region AKS + multi-cluster Istio, plan and apply.
+/// Declarative multi-region AKS clusters joined into a multi-cluster Istio mesh: plan, apply, destroy.
 #[derive(Debug, Parser)]
-#[command(name = "mesh", version, about, propagate_version = true)]
+#[command(name = "mesh", version, propagate_version = true)]
 pub struct Cli {
     /// Run as if started in DIR (the spec directory).
     #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
@@ -202,6 +202,9 @@ pub struct OutputArgs {
 pub struct ForceUnlockArgs {
     /// The lock ID printed by the error.
     pub id: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `mesh show`.
@@ -262,6 +265,7 @@ const TERRAFORM_STYLE_FLAGS: &[&str] = &[
     "json",
     "raw",
     "no-color",
+    "force",
 ];
 
 /// Accept Terraform's `-var`, `-out=FILE`, ... by rewriting them to `--var`, `--out=FILE`.
@@ -324,6 +328,17 @@ mod tests {
             args,
             ["mesh", "plan", "--var", "a=1", "--out=p", "-C", "x", "--target", "t"]
         );
+    }
+
+    #[test]
+    fn about_is_the_one_line_summary() {
+        use clap::CommandFactory;
+        let about = Cli::command().get_about().map(|a| a.to_string());
+        assert_eq!(
+            about.as_deref(),
+            Some("Declarative multi-region AKS clusters joined into a multi-cluster Istio mesh: plan, apply, destroy")
+        );
+        assert!(Cli::command().get_long_about().is_none());
     }
 
     #[test]

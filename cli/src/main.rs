@@ -123,7 +123,7 @@ async fn run(cli: Cli, color: mesh_engine::render::ColorChoice) -> CommandResult
         Command::Graph(a) => commands::graph::run(&ws, a).await,
         Command::State(c) => commands::state::run(&ws, c),
         Command::Output(a) => commands::output::run(&ws, a),
-        Command::ForceUnlock(a) => commands::state::force_unlock(&ws, &a.id),
+        Command::ForceUnlock(a) => commands::state::force_unlock(&ws, a),
         Command::Show(a) => commands::state::show(&ws, a),
         Command::Schema(a) => commands::schema::run(&ws, a),
         Command::Completions(_) => Ok(0),

@@ -120,10 +120,11 @@ impl Progress for ConsoleProgress {
     }
 }
 
-/// Ask for "yes". Refuses without a terminal.
-pub fn confirm(question: &str, detail: &str) -> anyhow::Result<bool> {
+/// Ask for "yes". Refuses without a terminal, naming `skip_flag` (e.g. `--auto-approve`), the
+/// flag that proceeds without asking.
+pub fn confirm(question: &str, detail: &str, skip_flag: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("{question} needs confirmation, but standard input is not a terminal; re-run with --auto-approve to proceed without asking");
+        anyhow::bail!("{question} needs confirmation, but standard input is not a terminal; re-run with {skip_flag} to proceed without asking");
     }
     print!(
         "\n{question}\n  {detail}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "

@@ -9,7 +9,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::plan::{Action, Plan, ResourceChange};
 
-/// One provider call (or state-only step) of an apply.
+/// One provider call of an apply, or a barrier between resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum OpKind {
     /// Create a new object (also the create half of a replacement).
@@ -22,6 +22,21 @@ pub enum OpKind {
     DeleteDeposed,
     /// Read a data source.
     Read,
+    /// No work: a point in the order, one per resource and rule (see [`Barrier`]). Barriers
+    /// keep the graph linear in size: N instances depending on M instances of another
+    /// resource need N + M edges through a barrier, not N × M.
+    Barrier(Barrier),
+}
+
+/// The ordering points of one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Barrier {
+    /// Every create, update and read of the resource's instances is done.
+    Ready,
+    /// Every dependent that is being deleted has been deleted.
+    DependentsDeleted,
+    /// Every dependent has been created or updated away from the old objects.
+    DependentsMoved,
 }
 
 impl OpKind {
@@ -32,6 +47,7 @@ impl OpKind {
             OpKind::Update => "Modifying",
             OpKind::Delete | OpKind::DeleteDeposed => "Destroying",
             OpKind::Read => "Reading",
+            OpKind::Barrier(_) => "Waiting",
         }
     }
 
@@ -42,14 +58,20 @@ impl OpKind {
             OpKind::Update => "Modifications",
             OpKind::Delete | OpKind::DeleteDeposed => "Destruction",
             OpKind::Read => "Read",
+            OpKind::Barrier(_) => "Barrier",
         }
+    }
+
+    /// True for barriers, which involve no provider.
+    pub fn is_barrier(self) -> bool {
+        matches!(self, OpKind::Barrier(_))
     }
 }
 
-/// An operation on one instance.
+/// An operation on one instance (or, for barriers, on a resource address).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Operation {
-    /// The instance.
+    /// The instance (the resource, for barriers).
     pub address: String,
     /// What is done.
     pub kind: OpKind,
@@ -61,79 +83,142 @@ pub struct OperationGraph {
     pub graph: DiGraph<Operation, ()>,
 }
 
+/// The resource address of a change: its module path and `type.name`, without key.
+fn resource_of(change: &ResourceChange) -> String {
+    change.resource_address()
+}
+
+struct Builder {
+    graph: DiGraph<Operation, ()>,
+    nodes: BTreeMap<(String, OpKind), NodeIndex>,
+    edges: BTreeSet<(NodeIndex, NodeIndex)>,
+}
+
+impl Builder {
+    fn node(&mut self, address: &str, kind: OpKind) -> NodeIndex {
+        if let Some(n) = self.nodes.get(&(address.to_string(), kind)) {
+            return *n;
+        }
+        let n = self.graph.add_node(Operation {
+            address: address.to_string(),
+            kind,
+        });
+        self.nodes.insert((address.to_string(), kind), n);
+        n
+    }
+
+    fn op(&self, address: &str, kind: OpKind) -> Option<NodeIndex> {
+        self.nodes.get(&(address.to_string(), kind)).copied()
+    }
+
+    fn edge(&mut self, from: NodeIndex, to: NodeIndex) {
+        if from != to {
+            self.edges.insert((from, to));
+        }
+    }
+}
+
 impl OperationGraph {
     /// Build the operations of a plan. Errors name the operations of a cycle.
+    ///
+    /// Rules, for an instance X whose resource depends on resource R:
+    /// - X is created, updated or read after every instance of R is (R's `Ready` barrier);
+    /// - when X is deleted, R's instances are deleted after it (`DependentsDeleted`);
+    /// - an instance of R that goes away for good (deleted, or deposed by
+    ///   create_before_destroy) waits until X has been created or updated away from it
+    ///   (`DependentsMoved`) — X's old dependencies count here too;
+    /// - a replacement's halves are ordered: delete then create, or create then delete.
     pub fn from_plan(plan: &Plan) -> Result<OperationGraph, String> {
-        let mut graph = DiGraph::new();
-        let mut index: BTreeMap<(String, OpKind), NodeIndex> = BTreeMap::new();
-        let changes: BTreeMap<&str, &ResourceChange> = plan
-            .changes
-            .iter()
-            .map(|c| (c.address.as_str(), c))
-            .collect();
+        let mut b = Builder {
+            graph: DiGraph::new(),
+            nodes: BTreeMap::new(),
+            edges: BTreeSet::new(),
+        };
+        let mut resources: BTreeMap<String, Vec<&ResourceChange>> = BTreeMap::new();
         for c in &plan.changes {
             for kind in kinds_of(c.action) {
-                let node = graph.add_node(Operation {
-                    address: c.address.clone(),
-                    kind,
-                });
-                index.insert((c.address.clone(), kind), node);
+                b.node(&c.address, kind);
+            }
+            if c.action != Action::NoOp {
+                resources.entry(resource_of(c)).or_default().push(c);
             }
         }
-        let op = |address: &str, kind: OpKind| index.get(&(address.to_string(), kind)).copied();
-        let mut edges: BTreeSet<(NodeIndex, NodeIndex)> = BTreeSet::new();
-        for c in &plan.changes {
+        // Each resource's own barriers.
+        for (resource, changes) in &resources {
+            for c in changes {
+                let a = c.address.as_str();
+                for kind in [OpKind::Create, OpKind::Update, OpKind::Read] {
+                    if let Some(x) = b.op(a, kind) {
+                        let ready = b.node(resource, OpKind::Barrier(Barrier::Ready));
+                        b.edge(x, ready);
+                    }
+                }
+                if let Some(d) = b.op(a, OpKind::Delete) {
+                    let deleted = b.node(resource, OpKind::Barrier(Barrier::DependentsDeleted));
+                    b.edge(deleted, d);
+                    if c.action == Action::Delete {
+                        let moved = b.node(resource, OpKind::Barrier(Barrier::DependentsMoved));
+                        b.edge(moved, d);
+                    }
+                }
+                if let Some(d) = b.op(a, OpKind::DeleteDeposed) {
+                    let moved = b.node(resource, OpKind::Barrier(Barrier::DependentsMoved));
+                    b.edge(moved, d);
+                }
+                if let (Some(d), Some(cr)) = (b.op(a, OpKind::Delete), b.op(a, OpKind::Create)) {
+                    b.edge(d, cr);
+                }
+                if let (Some(cr), Some(d)) =
+                    (b.op(a, OpKind::Create), b.op(a, OpKind::DeleteDeposed))
+                {
+                    b.edge(cr, d);
+                }
+            }
+        }
+        // Each instance's relations to the resources it depends on.
+        for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
             let a = c.address.as_str();
-            // The two halves of a replacement.
-            if let (Some(d), Some(cr)) = (op(a, OpKind::Delete), op(a, OpKind::Create)) {
-                edges.insert((d, cr));
-            }
-            if let (Some(cr), Some(d)) = (op(a, OpKind::Create), op(a, OpKind::DeleteDeposed)) {
-                edges.insert((cr, d));
-            }
             for dep in &c.dependencies {
-                // Creates and updates come after those of what they depend on.
-                for mine in [OpKind::Create, OpKind::Update, OpKind::Read] {
-                    for theirs in [OpKind::Create, OpKind::Update, OpKind::Read] {
-                        if let (Some(x), Some(y)) = (op(dep, theirs), op(a, mine)) {
-                            edges.insert((x, y));
-                        }
+                if !resources.contains_key(dep) {
+                    continue;
+                }
+                let ready = b.node(dep, OpKind::Barrier(Barrier::Ready));
+                for kind in [OpKind::Create, OpKind::Update, OpKind::Read] {
+                    if let Some(x) = b.op(a, kind) {
+                        b.edge(ready, x);
                     }
                 }
-                // Deletes go in reverse: a dependent is deleted before what it depends on.
-                if let (Some(x), Some(y)) = (op(a, OpKind::Delete), op(dep, OpKind::Delete)) {
-                    edges.insert((x, y));
-                }
             }
-            // An object that goes away (destroyed, or deposed by create_before_destroy) waits
-            // for its dependents, old and new, to stop using it.
-            for dep in c.dependencies.iter().chain(&c.prior_dependencies) {
-                let Some(dep_change) = changes.get(dep.as_str()) else {
+            let all_deps: BTreeSet<&String> =
+                c.dependencies.iter().chain(&c.prior_dependencies).collect();
+            for dep in all_deps {
+                if !resources.contains_key(dep.as_str()) {
                     continue;
-                };
-                let dep_goes = op(dep, OpKind::DeleteDeposed).or_else(|| match dep_change.action {
-                    Action::Delete => op(dep, OpKind::Delete),
-                    _ => None,
-                });
-                if let Some(gone) = dep_goes {
-                    for mine in [OpKind::Create, OpKind::Update, OpKind::DeleteDeposed] {
-                        if let Some(y) = op(a, mine) {
-                            edges.insert((y, gone));
-                        }
+                }
+                if let Some(d) = b.op(a, OpKind::Delete) {
+                    let deleted = b.node(dep, OpKind::Barrier(Barrier::DependentsDeleted));
+                    b.edge(d, deleted);
+                }
+                for kind in [OpKind::Create, OpKind::Update, OpKind::DeleteDeposed] {
+                    if let Some(x) = b.op(a, kind) {
+                        let moved = b.node(dep, OpKind::Barrier(Barrier::DependentsMoved));
+                        b.edge(x, moved);
                     }
                 }
             }
         }
+        let Builder {
+            mut graph, edges, ..
+        } = b;
         for (x, y) in edges {
-            if x != y {
-                graph.add_edge(x, y, ());
-            }
+            graph.add_edge(x, y, ());
         }
         if is_cyclic_directed(&graph) {
             let cycle: Vec<String> = tarjan_scc(&graph)
                 .into_iter()
                 .filter(|scc| scc.len() > 1)
                 .flatten()
+                .filter(|i| !graph[*i].kind.is_barrier())
                 .map(|i| format!("{} ({:?})", graph[i].address, graph[i].kind))
                 .collect();
             return Err(format!(
@@ -170,11 +255,18 @@ pub enum GraphFormat {
 /// depends on, sorted for stable output.
 pub fn render_dependency_graph(plan: &Plan, format: GraphFormat) -> String {
     let nodes: BTreeSet<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
+    let mut instances: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for c in &plan.changes {
+        instances
+            .entry(resource_of(c))
+            .or_default()
+            .push(c.address.as_str());
+    }
     let mut edges: BTreeSet<(&str, &str)> = BTreeSet::new();
     for c in &plan.changes {
         for d in &c.dependencies {
-            if nodes.contains(d.as_str()) {
-                edges.insert((c.address.as_str(), d.as_str()));
+            for target in instances.get(d).into_iter().flatten() {
+                edges.insert((c.address.as_str(), target));
             }
         }
     }

@@ -36,8 +36,16 @@ fn run_closing_stdout(spec: &Spec, args: &[&str], lines: usize) -> Out {
 }
 
 fn assert_quiet(out: &Out, what: &str) {
-    assert!(!out.stderr.contains("panicked"), "{what} panicked\n{}", out.dump());
-    assert!(!out.stderr.contains("Broken pipe"), "{what}\n{}", out.dump());
+    assert!(
+        !out.stderr.contains("panicked"),
+        "{what} panicked\n{}",
+        out.dump()
+    );
+    assert!(
+        !out.stderr.contains("Broken pipe"),
+        "{what}\n{}",
+        out.dump()
+    );
 }
 
 #[test]
@@ -54,7 +62,10 @@ fn show_and_plan_into_a_closed_pipe_exit_quietly() {
     assert_quiet(&out, "show");
     assert_eq!(out.code, 141, "{}", out.dump());
     assert_eq!(out.stdout, "# mesh_data.big:\n");
-    for args in [&["state", "show", "mesh_data.big"][..], &["show", "--format", "json"]] {
+    for args in [
+        &["state", "show", "mesh_data.big"][..],
+        &["show", "--format", "json"],
+    ] {
         let out = run_closing_stdout(&spec, args, 1);
         assert_quiet(&out, &format!("{args:?}"));
         assert_eq!(out.code, 141, "{args:?}\n{}", out.dump());
@@ -81,11 +92,7 @@ fn completions_into_a_closed_pipe_exit_quietly() {
             let out = run_closing_stdout(&spec, &["completions", shell], lines);
             assert_quiet(&out, shell);
             // The script may fit in the pipe's buffer before the pipe is closed.
-            assert!(
-                out.code == 141 || out.code == 0,
-                "{shell}: {}",
-                out.dump()
-            );
+            assert!(out.code == 141 || out.code == 0, "{shell}: {}", out.dump());
         }
     }
 }

@@ -118,19 +118,28 @@ fn a_stale_lock_names_force_unlock_and_force_unlock_removes_it() {
         "mesh never removes someone else's lock by itself"
     );
 
-    // The wrong ID unlocks nothing.
+    // The wrong ID unlocks nothing, with or without --force.
     spec.fails(&["force-unlock", "wrong-id"])
+        .stderr_has("does not match");
+    spec.fails(&["force-unlock", "--force", "wrong-id"])
         .stderr_has("does not match");
     assert!(spec.locked());
 
-    spec.ok(&["force-unlock", "dead-lock-id"])
+    // Without a terminal to ask on, only --force unlocks.
+    spec.fails(&["force-unlock", "dead-lock-id"])
+        .stderr_has("not a terminal")
+        .stderr_has("--force");
+    assert!(spec.locked());
+
+    spec.ok(&["force-unlock", "--force", "dead-lock-id"])
         .stdout_has("successfully unlocked");
     assert!(!spec.locked());
     spec.apply(&[]);
     assert_eq!(spec.addresses(), ["test_resource.slow"]);
 
     // Nothing left to unlock.
-    spec.fails(&["force-unlock", "dead-lock-id"]);
+    spec.fails(&["force-unlock", "--force", "dead-lock-id"])
+        .stderr_has("not locked");
 }
 
 #[test]
@@ -141,7 +150,8 @@ fn a_lock_held_on_another_host_is_not_called_stale() {
     out.stderr_has("locked")
         .stderr_has("someone@some-other-host.example")
         .lacks("no longer running");
-    spec.ok(&["force-unlock", "remote-id"]);
+    // Terraform's spelling works too.
+    spec.ok(&["force-unlock", "-force", "remote-id"]);
     spec.ok(&["plan"]);
 }
 
@@ -165,5 +175,69 @@ fn an_invalid_lock_timeout_is_an_error() {
     let spec = Spec::with_main(SLOW);
     spec.fails(&["plan", "--lock-timeout", "soon"])
         .stderr_has("invalid duration");
+    assert!(!spec.locked());
+}
+
+/// Run `mesh -C DIR ARGS` on a pseudo-terminal (util-linux `script`), typing `input`; None when
+/// `script` is not available here.
+fn run_on_a_terminal(spec: &Spec, args: &str, input: &str) -> Option<(i32, String)> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let available = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        eprintln!("skipped: no `script` command to provide a terminal");
+        return None;
+    }
+    let line = format!(
+        "{} -C '{}' {args}",
+        crate::harness::MESH,
+        spec.path().display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn script");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input.as_bytes())
+        .expect("type the answer");
+    let out = child.wait_with_output().expect("wait for script");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    Some((out.status.code().unwrap_or(-1), text))
+}
+
+#[test]
+fn force_unlock_asks_on_a_terminal() {
+    let spec = Spec::with_main(SLOW);
+    write_lock(&spec, "asked-id", dead_pid(), "some-other-host.example");
+    let Some((code, text)) = run_on_a_terminal(&spec, "force-unlock asked-id", "no\n") else {
+        return;
+    };
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("Do you really want to force-unlock?"),
+        "{text}"
+    );
+    assert!(text.contains("someone@some-other-host.example"), "{text}");
+    assert!(text.contains("force-unlock cancelled."), "{text}");
+    assert!(spec.locked());
+
+    let (code, text) = run_on_a_terminal(&spec, "force-unlock asked-id", "yes\n").unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("successfully unlocked"), "{text}");
     assert!(!spec.locked());
 }

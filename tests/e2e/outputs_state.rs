@@ -210,7 +210,10 @@ module "m" {
         (r#"mesh_data.n["k"]"#, r#"resource "mesh_data" "n" {"#),
         ("mesh_data.c[0]", r#"resource "mesh_data" "c" {"#),
         ("data.test_echo.e", r#"data "test_echo" "e" {"#),
-        ("module.m.mesh_data.inner", r#"resource "mesh_data" "inner" {"#),
+        (
+            "module.m.mesh_data.inner",
+            r#"resource "mesh_data" "inner" {"#,
+        ),
     ] {
         let out = spec.ok(&["state", "show", address]);
         assert_eq!(

@@ -172,7 +172,15 @@ fn schema_describes_the_test_provider() {
 #[test]
 fn help_version_and_unknown_commands() {
     let spec = Spec::new();
-    spec.ok(&["--help"]).stdout_has("force-unlock");
+    let help = spec.ok(&["--help"]);
+    help.stdout_has("force-unlock");
+    assert_eq!(
+        help.lines()[0],
+        "Declarative multi-region AKS clusters joined into a multi-cluster Istio mesh: plan, apply, destroy",
+        "{}",
+        help.dump()
+    );
+    help.lacks("The mesh command-line tool.");
     spec.ok(&["--version"]).stdout_has("mesh");
     let out = spec.run(&["frobnicate"]);
     assert_eq!(out.code, 2, "{}", out.dump());

@@ -156,7 +156,7 @@ async fn execute(
                 "mesh will perform the actions described above.",
             )
         };
-        if !confirm(question, detail)? {
+        if !confirm(question, detail, "--auto-approve")? {
             println!(
                 "\n{} cancelled.",
                 if verb == "destroy" {

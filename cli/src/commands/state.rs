@@ -7,8 +7,9 @@ use mesh_engine::config::ResourceMode as EngineMode;
 use mesh_engine::render::{render_plan_human, render_plan_json, render_value};
 
 use super::plan::load_plan;
-use crate::args::{OutputFormat, ShowArgs, StateCommand};
+use crate::args::{ForceUnlockArgs, OutputFormat, ShowArgs, StateCommand};
 use crate::state_bridge::instance_value;
+use crate::ui::confirm;
 use crate::workspace::{CommandResult, Workspace};
 
 /// `mesh state ...`.
@@ -173,9 +174,27 @@ fn redact(value: &mesh_engine::value::Value) -> serde_json::Value {
     }
 }
 
-/// `mesh force-unlock ID`.
-pub fn force_unlock(ws: &Workspace, id: &str) -> CommandResult {
-    let info = mesh_state::force_unlock(&ws.backend.lock_path(), id)?;
+/// `mesh force-unlock ID [--force]`: as Terraform's, asks for "yes" unless `--force` (and
+/// refuses to ask without a terminal).
+pub fn force_unlock(ws: &Workspace, args: &ForceUnlockArgs) -> CommandResult {
+    let lock_path = ws.backend.lock_path();
+    let id = args.id.as_str();
+    // Only a lock that would be removed is worth a question: no lock, or another ID, fails
+    // below with the holder named.
+    let holder = mesh_state::read_lock(&lock_path)?.filter(|info| info.id == id);
+    if let (Some(holder), false) = (holder, args.force) {
+        let detail = format!(
+            "mesh will remove the lock {id} on the state, held by {} for {} since {}.\n  \
+             This lets other mesh commands change the state even though the holder may still be \
+             using it.",
+            holder.who, holder.operation, holder.created
+        );
+        if !confirm("Do you really want to force-unlock?", &detail, "--force")? {
+            println!("\nforce-unlock cancelled.");
+            return Ok(1);
+        }
+    }
+    let info = mesh_state::force_unlock(&lock_path, id)?;
     println!(
         "mesh state has been successfully unlocked (the lock {} was held by {} for {}).",
         info.id, info.who, info.operation

@@ -8,7 +8,8 @@
 
 mod operation;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -250,6 +251,132 @@ fn keep_updates(plan: &Plan, prior: &PriorState) -> Vec<StateUpdate> {
         .collect()
 }
 
+/// Which operations may start: dependency counts, a queue ordered by address (so runs are
+/// reproducible), barriers passed through at once, failures' descendants skipped.
+struct Schedule<'g> {
+    graph: &'g petgraph::graph::DiGraph<crate::graph::Operation, ()>,
+    waiting: Vec<usize>,
+    rank: Vec<usize>,
+    by_rank: Vec<NodeIndex>,
+    ready: BinaryHeap<Reverse<usize>>,
+    done: Vec<bool>,
+    skipped: Vec<bool>,
+}
+
+impl<'g> Schedule<'g> {
+    fn new(graph: &'g petgraph::graph::DiGraph<crate::graph::Operation, ()>) -> Schedule<'g> {
+        let mut by_rank: Vec<NodeIndex> = graph.node_indices().collect();
+        by_rank.sort_by(|a, b| graph[*a].cmp(&graph[*b]));
+        let mut rank = vec![0; graph.node_count()];
+        for (r, n) in by_rank.iter().enumerate() {
+            rank[n.index()] = r;
+        }
+        let waiting: Vec<usize> = graph
+            .node_indices()
+            .map(|n| graph.edges_directed(n, Direction::Incoming).count())
+            .collect();
+        let mut schedule = Schedule {
+            graph,
+            rank,
+            by_rank,
+            ready: BinaryHeap::new(),
+            done: vec![false; graph.node_count()],
+            skipped: vec![false; graph.node_count()],
+            waiting,
+        };
+        for n in graph.node_indices() {
+            if schedule.waiting[n.index()] == 0 {
+                schedule.make_ready(n);
+            }
+        }
+        schedule
+    }
+
+    fn make_ready(&mut self, node: NodeIndex) {
+        if self.graph[node].kind.is_barrier() {
+            self.complete(node);
+        } else {
+            self.ready.push(Reverse(self.rank[node.index()]));
+        }
+    }
+
+    /// The next operation to start, if any is ready.
+    fn next(&mut self) -> Option<NodeIndex> {
+        while let Some(Reverse(r)) = self.ready.pop() {
+            let node = self.by_rank[r];
+            if !self.skipped[node.index()] {
+                return Some(node);
+            }
+        }
+        None
+    }
+
+    fn complete(&mut self, node: NodeIndex) {
+        self.done[node.index()] = true;
+        let next: Vec<NodeIndex> = self
+            .graph
+            .edges_directed(node, Direction::Outgoing)
+            .map(|e| e.target())
+            .collect();
+        for n in next {
+            self.waiting[n.index()] -= 1;
+            if self.waiting[n.index()] == 0 {
+                self.make_ready(n);
+            }
+        }
+    }
+
+    /// Skip everything downstream of a failed operation; returns the skipped operations.
+    fn fail(&mut self, node: NodeIndex) -> Vec<NodeIndex> {
+        let mut out = Vec::new();
+        let mut dfs = Dfs::new(self.graph, node);
+        while let Some(n) = dfs.next(self.graph) {
+            if n != node && !self.skipped[n.index()] {
+                self.skipped[n.index()] = true;
+                if !self.graph[n].kind.is_barrier() {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+}
+
+type Running = JoinSet<(
+    NodeIndex,
+    Result<operation::Outcome, operation::Failed>,
+    Duration,
+)>;
+
+fn start(
+    running: &mut Running,
+    node: NodeIndex,
+    op: crate::graph::Operation,
+    input: &ApplyInput,
+    shared: &Arc<operation::Shared>,
+) {
+    input.progress.event(ProgressEvent::Started {
+        address: op.address.clone(),
+        kind: op.kind,
+    });
+    let shared = shared.clone();
+    let progress = input.progress.clone();
+    let interval = input.progress_interval;
+    running.spawn(async move {
+        let started = Instant::now();
+        let work = operation::run(&shared, &op);
+        tokio::pin!(work);
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        let result = loop {
+            tokio::select! {
+                r = &mut work => break r,
+                _ = ticker.tick() => progress.event(ProgressEvent::StillRunning { address: op.address.clone(), kind: op.kind, elapsed: started.elapsed() }),
+            }
+        };
+        (node, result, started.elapsed())
+    });
+}
+
 async fn run_graph(
     graph: &OperationGraph,
     input: &ApplyInput,
@@ -257,52 +384,15 @@ async fn run_graph(
     report: &mut ApplyReport,
 ) {
     let g = &graph.graph;
-    let mut waiting: HashMap<NodeIndex, usize> = g
-        .node_indices()
-        .map(|n| (n, g.edges_directed(n, Direction::Incoming).count()))
-        .collect();
-    let mut ready: Vec<NodeIndex> = waiting
-        .iter()
-        .filter(|(_, c)| **c == 0)
-        .map(|(n, _)| *n)
-        .collect();
-    ready.sort_by(|a, b| g[*b].cmp(&g[*a]));
-    let mut skipped: BTreeSet<NodeIndex> = BTreeSet::new();
-    let mut running: JoinSet<(
-        NodeIndex,
-        Result<operation::Outcome, operation::Failed>,
-        Duration,
-    )> = JoinSet::new();
+    let mut schedule = Schedule::new(g);
+    let mut running: Running = JoinSet::new();
     let parallelism = input.parallelism.max(1);
     loop {
         let stopping =
             input.interrupt.stop_scheduling.is_cancelled() || !report.state_errors.is_empty();
         while !stopping && running.len() < parallelism {
-            let Some(node) = ready.pop() else { break };
-            if skipped.contains(&node) {
-                continue;
-            }
-            let op = g[node].clone();
-            input.progress.event(ProgressEvent::Started {
-                address: op.address.clone(),
-                kind: op.kind,
-            });
-            let shared = shared.clone();
-            let progress = input.progress.clone();
-            let interval = input.progress_interval;
-            running.spawn(async move {
-                let started = Instant::now();
-                let work = operation::run(&shared, &op);
-                tokio::pin!(work);
-                let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-                let result = loop {
-                    tokio::select! {
-                        r = &mut work => break r,
-                        _ = ticker.tick() => progress.event(ProgressEvent::StillRunning { address: op.address.clone(), kind: op.kind, elapsed: started.elapsed() }),
-                    }
-                };
-                (node, result, started.elapsed())
-            });
+            let Some(node) = schedule.next() else { break };
+            start(&mut running, node, g[node].clone(), input, shared);
         }
         let Some(joined) = running.join_next().await else {
             break;
@@ -332,22 +422,9 @@ async fn run_graph(
                     elapsed,
                     id: outcome.id,
                 });
-                count(
-                    report,
-                    op.kind,
-                    shared.changes.get(&op.address).map(|c| c.action),
-                );
+                count(report, op.kind, shared.changes.get(&op.address));
                 report.succeeded.push((op.address.clone(), op.kind));
-                for edge in g.edges_directed(node, Direction::Outgoing) {
-                    let next = edge.target();
-                    if let Some(c) = waiting.get_mut(&next) {
-                        *c -= 1;
-                        if *c == 0 {
-                            ready.push(next);
-                        }
-                    }
-                }
-                ready.sort_by(|a, b| g[*b].cmp(&g[*a]));
+                schedule.complete(node);
             }
             Err(operation::Failed { message, updates }) => {
                 if let Err(e) = input.sink.record(updates) {
@@ -365,27 +442,23 @@ async fn run_graph(
                     kind: op.kind,
                     message,
                 });
-                let mut dfs = Dfs::new(g, node);
-                while let Some(n) = dfs.next(g) {
-                    if n != node && skipped.insert(n) {
-                        report.skipped.push((
-                            g[n].address.clone(),
-                            g[n].kind,
-                            format!("{} failed", op.address),
-                        ));
-                    }
+                for n in schedule.fail(node) {
+                    report.skipped.push((
+                        g[n].address.clone(),
+                        g[n].kind,
+                        format!("{} failed", op.address),
+                    ));
                 }
             }
         }
     }
-    let done: BTreeSet<(String, OpKind)> = report.succeeded.iter().cloned().collect();
     let failed: BTreeSet<&str> = report.failed.iter().map(|f| f.address.as_str()).collect();
     for n in g.node_indices() {
         let op = &g[n];
-        if !done.contains(&(op.address.clone(), op.kind))
-            && !skipped.contains(&n)
-            && !failed.contains(op.address.as_str())
-        {
+        let settled = schedule.done[n.index()]
+            || schedule.skipped[n.index()]
+            || failed.contains(op.address.as_str());
+        if !settled && !op.kind.is_barrier() {
             report.interrupted = true;
             report.skipped.push((
                 op.address.clone(),
@@ -396,11 +469,15 @@ async fn run_graph(
     }
 }
 
-fn count(report: &mut ApplyReport, kind: OpKind, action: Option<Action>) {
-    match (kind, action) {
-        (OpKind::Create, _) => report.added += 1,
-        (OpKind::Update, _) => report.changed += 1,
-        (OpKind::Delete | OpKind::DeleteDeposed, Some(_)) => report.destroyed += 1,
-        _ => {}
+/// Count managed resources only, as the closing line reports them.
+fn count(report: &mut ApplyReport, kind: OpKind, change: Option<&crate::plan::ResourceChange>) {
+    if change.is_none_or(|c| c.mode != crate::config::ResourceMode::Managed) {
+        return;
+    }
+    match kind {
+        OpKind::Create => report.added += 1,
+        OpKind::Update => report.changed += 1,
+        OpKind::Delete | OpKind::DeleteDeposed => report.destroyed += 1,
+        OpKind::Read | OpKind::Barrier(_) => {}
     }
 }

@@ -64,6 +64,10 @@ pub(super) async fn run(shared: &Shared, op: &Operation) -> Result<Outcome, Fail
             }),
         OpKind::Create | OpKind::Update => Ok(create_or_update(shared, change, op.kind).await?),
         OpKind::Read => Ok(read_data(shared, change).await?),
+        OpKind::Barrier(_) => Ok(Outcome {
+            updates: Vec::new(),
+            id: None,
+        }),
     }
 }
 

@@ -1,10 +1,13 @@
-//! Which resource instances a resource instance depends on: the references of its body,
-//! followed through variables, locals and module outputs, plus `depends_on`.
+//! Which resources a resource depends on: the references of its body, followed through
+//! variables, locals and module outputs, plus `depends_on`. Dependencies are resource addresses
+//! (`module.net["a"].mesh_data.vnet`), as in Terraform's state: an instance depends on every
+//! instance of a resource it refers to, and the operation graph orders them through one
+//! barrier per resource, so the graph and the state stay linear in size.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::address::{address_matches, ModulePath};
+use crate::address::{address_matches, InstanceAddress, ModulePath};
 use crate::config::{RefTarget, Reference, Repetition, Resource};
 use crate::evaluation::Evaluation;
 use crate::value::PathStep;
@@ -58,13 +61,7 @@ impl DependencyTracker {
         for r in refs {
             match &r.target {
                 RefTarget::Resource { .. } => {
-                    let address = format!("{}{}", path.prefix(), r.target.address());
-                    deps.extend(
-                        self.ev
-                            .instance_keys(&address)
-                            .into_iter()
-                            .map(|k| format!("{address}{k}")),
-                    );
+                    deps.insert(format!("{}{}", path.prefix(), r.target.address()));
                 }
                 RefTarget::Module(name) => {
                     let call = format!("{}module.{name}", path.prefix());
@@ -72,7 +69,10 @@ impl DependencyTracker {
                         self.ev
                             .instances_under(&call)
                             .into_iter()
-                            .filter(|a| address_matches(&call, a)),
+                            .filter(|a| address_matches(&call, a))
+                            .filter_map(|a| {
+                                InstanceAddress::parse(&a).map(|p| p.resource.to_string())
+                            }),
                     );
                 }
                 _ => {}
@@ -97,12 +97,7 @@ impl DependencyTracker {
     fn of_reference(&mut self, path: &ModulePath, r: &Reference) -> BTreeSet<String> {
         match &r.target {
             RefTarget::Resource { .. } => {
-                let address = format!("{}{}", path.prefix(), r.target.address());
-                self.ev
-                    .instance_keys(&address)
-                    .into_iter()
-                    .map(|k| format!("{address}{k}"))
-                    .collect()
+                BTreeSet::from([format!("{}{}", path.prefix(), r.target.address())])
             }
             RefTarget::Local(name) => self.memoized(format!("{path}|local.{name}"), |t| {
                 let module = t.ev.module_at(path);

@@ -333,7 +333,7 @@ impl Walker {
             let Some(mut change) = change else { continue };
             change.dependencies = dependencies
                 .iter()
-                .filter(|d| **d != address)
+                .filter(|d| **d != resource_address)
                 .cloned()
                 .collect();
             let exposed = change.after.to_value();
@@ -682,6 +682,13 @@ impl Walker {
                 ));
             }
         }
+        let mut instances_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for c in &self.changes {
+            instances_of
+                .entry(c.resource_address())
+                .or_default()
+                .push(c.address.clone());
+        }
         let mut included: BTreeSet<String> = self
             .changes
             .iter()
@@ -691,13 +698,24 @@ impl Walker {
         let destroy = self.options.mode == PlanMode::Destroy;
         loop {
             let before = included.len();
+            let included_resources: BTreeSet<String> = self
+                .changes
+                .iter()
+                .filter(|c| included.contains(&c.address))
+                .map(|c| c.resource_address())
+                .collect();
             for c in &self.changes {
                 if destroy {
-                    if c.dependencies.iter().any(|d| included.contains(d)) {
+                    if c.dependencies
+                        .iter()
+                        .any(|d| included_resources.contains(d))
+                    {
                         included.insert(c.address.clone());
                     }
                 } else if included.contains(&c.address) {
-                    included.extend(c.dependencies.iter().cloned());
+                    for d in &c.dependencies {
+                        included.extend(instances_of.get(d).into_iter().flatten().cloned());
+                    }
                 }
             }
             if included.len() == before {
