@@ -129,3 +129,22 @@ async fn run(cli: Cli, color: mesh_engine::render::ColorChoice) -> CommandResult
         Command::Completions(_) => Ok(0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_broken_pipe_panic;
+
+    #[test]
+    fn recognises_only_the_closed_pipe_print_panic() {
+        assert!(is_broken_pipe_panic(
+            "failed printing to stdout: Broken pipe (os error 32)"
+        ));
+        assert!(is_broken_pipe_panic(
+            "failed printing to stderr: Broken pipe (os error 32)"
+        ));
+        assert!(!is_broken_pipe_panic(
+            "failed printing to stdout: No space left on device (os error 28)"
+        ));
+        assert!(!is_broken_pipe_panic("index out of bounds: Broken pipe"));
+    }
+}

@@ -1,14 +1,18 @@
 //! Between the stored state document (state crate) and the engine's view of it: loading prior
-//! state with its sensitive marks, and persisting apply's updates after every operation.
+//! state with its sensitive marks, and persisting apply's updates after every operation (through
+//! the state journal, compacted into a snapshot now and then and at the end).
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use mesh_engine::address::{deposed_address, parse_deposed};
 use mesh_engine::apply::{StateSink, StateUpdate};
 use mesh_engine::config::ResourceMode;
 use mesh_engine::state_view::{PriorInstance, PriorState};
 use mesh_engine::value::{paths_of, MarkKind, PathStep, Value};
-use mesh_state::{LocalBackend, OutputState, ResourceInstanceState, StateDocument};
+use mesh_state::{
+    JournalBatch, JournalEntry, LocalBackend, OutputState, ResourceInstanceState, StateDocument,
+    StateError,
+};
 
 fn to_engine_path(path: &[mesh_state::PathStep]) -> Vec<PathStep> {
     path.iter()
@@ -109,63 +113,162 @@ pub fn stored_instance(instance: &PriorInstance) -> ResourceInstanceState {
     }
 }
 
-/// Applies updates to the document and saves it atomically after each batch.
+/// The journal is compacted into a full snapshot once it exceeds the size of the last snapshot,
+/// and at least this many bytes: so snapshots cost, amortized, a constant factor of the bytes
+/// journaled, and small states are not rewritten over and over.
+const MIN_COMPACTION_BYTES: u64 = 1 << 20;
+
+/// Persists apply's updates: each batch is applied to the in-memory document and appended to the
+/// state journal (O(size of the batch), fsynced), and now and then the document is written as a
+/// full snapshot, which empties the journal (compaction). Call [`compact`](Self::compact) when the
+/// apply is over; dropping the sink also compacts, as a best effort.
 pub struct FileStateSink {
     backend: LocalBackend,
-    doc: Mutex<StateDocument>,
+    inner: Mutex<SinkState>,
+}
+
+struct SinkState {
+    doc: StateDocument,
+    /// Whether the state file exists: the journal only extends a snapshot.
+    has_snapshot: bool,
+    /// The document changed but the journal may lack some of it (a failed append): the next
+    /// write must be a full snapshot.
+    needs_snapshot: bool,
+    /// The journal's size in bytes (0 when there is none).
+    journal_bytes: u64,
+    /// Compact once the journal is larger than this.
+    compact_at: u64,
 }
 
 impl FileStateSink {
-    /// Start from the loaded document (or a new one).
+    /// Start from the loaded document (or a new one). `doc` must be what `backend.load()` returns
+    /// now (snapshot and journal), since the journal continues from it.
     pub fn new(backend: LocalBackend, doc: StateDocument) -> FileStateSink {
+        let size = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len()).ok();
+        let snapshot_bytes = size(backend.path());
+        let journal_bytes = size(&backend.journal_path()).unwrap_or(0);
         FileStateSink {
+            inner: Mutex::new(SinkState {
+                doc,
+                has_snapshot: snapshot_bytes.is_some(),
+                needs_snapshot: false,
+                journal_bytes,
+                compact_at: compaction_threshold(snapshot_bytes.unwrap_or(0)),
+            }),
             backend,
-            doc: Mutex::new(doc),
         }
     }
 
     /// The document as it stands.
     pub fn document(&self) -> StateDocument {
-        self.doc.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.state().doc.clone()
+    }
+
+    /// Write the document as a full snapshot and remove the journal, if anything was journaled
+    /// (or could not be) since the last snapshot. Call it when the apply is over, while still
+    /// holding the lock; afterwards `state.json` alone holds the whole state.
+    pub fn compact(&self) -> Result<(), StateError> {
+        let mut state = self.state();
+        if state.journal_bytes > 0 || state.needs_snapshot {
+            state.save(&self.backend)?;
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> MutexGuard<'_, SinkState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn compaction_threshold(snapshot_bytes: u64) -> u64 {
+    snapshot_bytes.max(MIN_COMPACTION_BYTES)
+}
+
+impl SinkState {
+    /// Write a full snapshot (compaction).
+    fn save(&mut self, backend: &LocalBackend) -> Result<(), StateError> {
+        backend.save(&self.doc)?;
+        let snapshot_bytes = std::fs::metadata(backend.path()).map_or(0, |m| m.len());
+        self.has_snapshot = true;
+        self.needs_snapshot = false;
+        self.journal_bytes = 0;
+        self.compact_at = compaction_threshold(snapshot_bytes);
+        Ok(())
+    }
+}
+
+impl Drop for FileStateSink {
+    fn drop(&mut self) {
+        // Best effort: the journal is durable, and the next load replays it if this fails.
+        let _ = self.compact();
+    }
+}
+
+/// The journal entry for an engine update.
+fn journal_entry(update: StateUpdate) -> JournalEntry {
+    match update {
+        StateUpdate::Upsert(instance) | StateUpdate::Deposed(instance) => {
+            JournalEntry::upsert(stored_instance(&instance))
+        }
+        StateUpdate::Remove(address) => match parse_deposed(&address) {
+            Some((base, id)) => JournalEntry::Remove {
+                address: base.to_string(),
+                deposed: Some(id.to_string()),
+            },
+            None => JournalEntry::Remove {
+                address,
+                deposed: None,
+            },
+        },
+        StateUpdate::Outputs(outputs) => JournalEntry::Outputs {
+            outputs: outputs
+                .into_iter()
+                .map(|(k, (v, sensitive))| {
+                    let sensitive = sensitive || v.deep_marks().sensitive;
+                    (
+                        k,
+                        OutputState {
+                            value: v.to_json(),
+                            sensitive,
+                        },
+                    )
+                })
+                .collect(),
+        },
     }
 }
 
 impl StateSink for FileStateSink {
     fn record(&self, updates: Vec<StateUpdate>) -> Result<(), String> {
-        let mut doc = self.doc.lock().unwrap_or_else(|e| e.into_inner());
-        if updates.is_empty() && doc.serial > 0 {
+        let mut state = self.state();
+        if updates.is_empty() && state.doc.serial > 0 {
             return Ok(());
         }
-        for update in updates {
-            match update {
-                StateUpdate::Upsert(instance) => doc.upsert(stored_instance(&instance)),
-                StateUpdate::Deposed(instance) => doc.upsert(stored_instance(&instance)),
-                StateUpdate::Remove(address) => match parse_deposed(&address) {
-                    Some((base, id)) => {
-                        doc.remove_deposed(base, id);
-                    }
-                    None => {
-                        doc.remove(&address);
-                    }
-                },
-                StateUpdate::Outputs(outputs) => {
-                    doc.outputs = outputs
-                        .into_iter()
-                        .map(|(k, (v, sensitive))| {
-                            let sensitive = sensitive || v.deep_marks().sensitive;
-                            (
-                                k,
-                                OutputState {
-                                    value: v.to_json(),
-                                    sensitive,
-                                },
-                            )
-                        })
-                        .collect();
+        let batch = JournalBatch {
+            lineage: state.doc.lineage.clone(),
+            prior_serial: state.doc.serial,
+            serial: state.doc.serial + 1,
+            entries: updates.into_iter().map(journal_entry).collect(),
+        };
+        // Without a snapshot to extend, or after a failed append, only a full snapshot will do.
+        let appended =
+            (state.has_snapshot && !state.needs_snapshot).then(|| self.backend.append(&batch));
+        state.doc.apply_batch(batch);
+        match appended {
+            None => state.save(&self.backend).map_err(|e| e.to_string()),
+            Some(Ok(journal_bytes)) => {
+                state.journal_bytes = journal_bytes;
+                if journal_bytes > state.compact_at && state.save(&self.backend).is_err() {
+                    // The changes are safe in the journal; try again once it has doubled, and
+                    // report the problem from `compact` at the end.
+                    state.compact_at = journal_bytes.saturating_mul(2);
                 }
+                Ok(())
+            }
+            Some(Err(e)) => {
+                state.needs_snapshot = true;
+                Err(e.to_string())
             }
         }
-        doc.serial += 1;
-        self.backend.save(&doc).map_err(|e| e.to_string())
     }
 }

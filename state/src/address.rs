@@ -140,6 +140,8 @@ impl StateDocument {
                 }
             }
         }
+        // Renamed objects may now sort elsewhere.
+        self.sort();
         Ok(moved.len())
     }
 

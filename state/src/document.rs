@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StateError;
+use crate::journal::JournalEntry;
 
 /// The state file format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -27,7 +28,12 @@ pub struct StateDocument {
     pub mesh_version: String,
     /// Root module outputs by name.
     pub outputs: BTreeMap<String, OutputState>,
-    /// Every resource instance object; sorted by address when saved.
+    /// Every resource instance object, in canonical order: sorted by
+    /// address, the current object before the deposed ones, deposed ones by
+    /// key. Decoding, [`upsert`](Self::upsert), the removals and the address
+    /// edits keep that order, and the lookups rely on it (binary search); code
+    /// that pushes to or renames in this list directly must call
+    /// [`sort`](Self::sort) (or [`normalize`](Self::normalize)) afterwards.
     pub resources: Vec<ResourceInstanceState>,
 }
 
@@ -115,11 +121,32 @@ impl StateDocument {
         }
     }
 
+    /// Where the object with this address and deposed key is in `resources`
+    /// (`Ok`), or where it would be inserted (`Err`). `resources` must be in
+    /// canonical order (see the field's documentation).
+    fn position(&self, address: &str, deposed: Option<&str>) -> Result<usize, usize> {
+        self.resources.binary_search_by(|r| {
+            (r.address.as_str(), r.deposed.as_deref()).cmp(&(address, deposed))
+        })
+    }
+
+    /// The range of `resources` holding the objects at `address`.
+    fn range_of(&self, address: &str) -> std::ops::Range<usize> {
+        let start = self
+            .resources
+            .partition_point(|r| r.address.as_str() < address);
+        let len = self.resources[start..]
+            .iter()
+            .take_while(|r| r.address == address)
+            .count();
+        start..start + len
+    }
+
     /// The current (not deposed) object at `address`.
     pub fn instance(&self, address: &str) -> Option<&ResourceInstanceState> {
-        self.resources
-            .iter()
-            .find(|r| r.address == address && r.deposed.is_none())
+        self.position(address, None)
+            .ok()
+            .map(|index| &self.resources[index])
     }
 
     /// Every object at `address`: the current one and any deposed ones.
@@ -127,27 +154,23 @@ impl StateDocument {
         &'a self,
         address: &'a str,
     ) -> impl Iterator<Item = &'a ResourceInstanceState> + 'a {
-        self.resources.iter().filter(move |r| r.address == address)
+        self.resources[self.range_of(address)].iter()
     }
 
-    /// Replace the object with the same address and deposed key, or insert it.
-    pub fn upsert(&mut self, instance: ResourceInstanceState) {
-        match self
-            .resources
-            .iter_mut()
-            .find(|r| r.address == instance.address && r.deposed == instance.deposed)
-        {
-            Some(existing) => *existing = instance,
-            None => self.resources.push(instance),
+    /// Replace the object with the same address and deposed key, or insert it
+    /// in canonical order; the instance's own lists are normalized. A binary
+    /// search: O(log n) comparisons plus the move of the entries after it.
+    pub fn upsert(&mut self, mut instance: ResourceInstanceState) {
+        instance.normalize();
+        match self.position(&instance.address, instance.deposed.as_deref()) {
+            Ok(index) => self.resources[index] = instance,
+            Err(index) => self.resources.insert(index, instance),
         }
     }
 
     /// Remove and return the current (not deposed) object at `address`.
     pub fn remove(&mut self, address: &str) -> Option<ResourceInstanceState> {
-        let index = self
-            .resources
-            .iter()
-            .position(|r| r.address == address && r.deposed.is_none())?;
+        let index = self.position(address, None).ok()?;
         Some(self.resources.remove(index))
     }
 
@@ -157,11 +180,22 @@ impl StateDocument {
         address: &str,
         deposed: &str,
     ) -> Option<ResourceInstanceState> {
-        let index = self
-            .resources
-            .iter()
-            .position(|r| r.address == address && r.deposed.as_deref() == Some(deposed))?;
+        let index = self.position(address, Some(deposed)).ok()?;
         Some(self.resources.remove(index))
+    }
+
+    /// Apply one journal entry (see [`JournalEntry`]).
+    pub fn apply(&mut self, entry: JournalEntry) {
+        match entry {
+            JournalEntry::Upsert { instance } => self.upsert(*instance),
+            JournalEntry::Remove { address, deposed } => {
+                match deposed {
+                    Some(id) => self.remove_deposed(&address, &id),
+                    None => self.remove(&address),
+                };
+            }
+            JournalEntry::Outputs { outputs } => self.outputs = outputs,
+        }
     }
 
     /// The distinct addresses in the state, sorted.
@@ -172,19 +206,22 @@ impl StateDocument {
         addresses
     }
 
-    /// Put the document in its canonical order: resources sorted by address
-    /// (current object before deposed ones), dependencies and sensitive paths
-    /// sorted and deduplicated. Saving does this, so files are deterministic.
-    pub fn normalize(&mut self) {
+    /// Sort `resources` into canonical order (by address, the current object
+    /// before deposed ones, deposed ones by key). Cheap when already sorted.
+    pub fn sort(&mut self) {
         self.resources.sort_by(|a, b| {
             (a.address.as_str(), a.deposed.as_deref())
                 .cmp(&(b.address.as_str(), b.deposed.as_deref()))
         });
+    }
+
+    /// Put the document in its canonical order: resources sorted by address
+    /// (current object before deposed ones), dependencies and sensitive paths
+    /// sorted and deduplicated. Saving does this, so files are deterministic.
+    pub fn normalize(&mut self) {
+        self.sort();
         for resource in &mut self.resources {
-            resource.dependencies.sort();
-            resource.dependencies.dedup();
-            resource.sensitive_paths.sort();
-            resource.sensitive_paths.dedup();
+            resource.normalize();
         }
     }
 
@@ -212,7 +249,20 @@ impl StateDocument {
                 });
             }
         }
-        serde_json::from_slice(bytes).map_err(|e| malformed(path, &e))
+        let mut doc: StateDocument =
+            serde_json::from_slice(bytes).map_err(|e| malformed(path, &e))?;
+        doc.normalize();
+        Ok(doc)
+    }
+}
+
+impl ResourceInstanceState {
+    /// Sort and deduplicate the dependencies and sensitive paths.
+    pub fn normalize(&mut self) {
+        self.dependencies.sort();
+        self.dependencies.dedup();
+        self.sensitive_paths.sort();
+        self.sensitive_paths.dedup();
     }
 }
 

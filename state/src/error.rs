@@ -31,6 +31,18 @@ pub enum StateError {
         message: String,
     },
 
+    /// A line of the state journal is malformed, or the journal does not
+    /// belong to the state file next to it.
+    #[error("{}:{line}: {message}", path.display())]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+
     /// The state file has a format version this build does not understand.
     #[error("{}", unsupported_message(path, *found, *supported))]
     UnsupportedFormat {

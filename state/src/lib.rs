@@ -4,8 +4,10 @@
 //! document with a serial and a lineage, holding per resource instance its
 //! provider, type, attributes, recorded dependencies and sensitive paths) and
 //! the local backend ([`LocalBackend`]): loading, atomic saving with a backup of
-//! the previous snapshot, and an exclusive lock ([`StateLock`]) naming its
-//! holder, with stale-lock detection and [`force_unlock`].
+//! the previous snapshot, a write-ahead journal of the changes made since the
+//! last snapshot ([`JournalBatch`], [`LocalBackend::append`]), and an exclusive
+//! lock ([`StateLock`]) naming its holder, with stale-lock detection and
+//! [`force_unlock`].
 //!
 //! It must not know anything of HCL, providers or clouds: attributes are opaque
 //! JSON values and provider names are plain strings. Planning, diffing and
@@ -19,6 +21,7 @@
 mod address;
 pub mod document;
 mod error;
+pub mod journal;
 pub mod local;
 pub mod lock;
 mod lockfile;
@@ -30,5 +33,6 @@ pub use document::{
     WRITER_VERSION,
 };
 pub use error::StateError;
+pub use journal::{JournalBatch, JournalEntry};
 pub use local::LocalBackend;
 pub use lock::{force_unlock, lock_is_stale, read_lock, LockInfo, StateLock, UNREADABLE_LOCK_ID};

@@ -1,17 +1,20 @@
-//! The local backend: a state file on disk, saved atomically with a backup.
+//! The local backend: a state file on disk, saved atomically with a backup,
+//! and a write-ahead journal of the changes since that snapshot.
 
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::document::StateDocument;
 use crate::error::StateError;
+use crate::journal::{self, JournalBatch, ReplayError};
 use crate::lock::StateLock;
 use crate::sys::{parent_dir, sync_dir};
 
 /// A state file on the local disk, e.g. `DIR/.mesh/state.json`, with its
-/// backup `DIR/.mesh/state.json.backup` and lock `DIR/.mesh/state.json.lock`.
+/// backup `DIR/.mesh/state.json.backup`, journal `DIR/.mesh/state.json.journal`
+/// and lock `DIR/.mesh/state.json.lock`.
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
     path: PathBuf,
@@ -45,21 +48,116 @@ impl LocalBackend {
         StateLock::acquire(&self.lock_path(), operation, timeout)
     }
 
-    /// Read the state, or `None` when there is no state file yet.
+    /// The write-ahead journal of changes since the last snapshot:
+    /// `<path>.journal`.
+    pub fn journal_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".journal")
+    }
+
+    /// Read the state, or `None` when there is no state file yet: the last
+    /// snapshot with the journal (if any) replayed on top of it.
+    ///
+    /// A torn last journal line (a crash in the middle of an append) is
+    /// ignored; any other unusable line is an error naming the journal and the
+    /// line, as is a journal without a state file or of another state.
     pub fn load(&self) -> Result<Option<StateDocument>, StateError> {
-        match fs::read(&self.path) {
-            Ok(bytes) => StateDocument::from_json(&bytes, &self.path).map(Some),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StateError::io("read the state file", &self.path)(e)),
+        // A reader that races a compaction may pair the old snapshot with the
+        // journal that follows the new one; reading both again resolves it.
+        let mut attempts = 0;
+        loop {
+            match self.load_once() {
+                Ok(doc) => return Ok(doc),
+                Err(ReplayError::Gap(_)) if attempts < 5 => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(20 * attempts));
+                }
+                Err(ReplayError::Gap(e) | ReplayError::Fatal(e)) => return Err(e),
+            }
         }
     }
 
-    /// Write `doc` atomically: the previous file (if any) is first copied to
+    fn load_once(&self) -> Result<Option<StateDocument>, ReplayError> {
+        let snapshot = match fs::read(&self.path) {
+            Ok(bytes) => {
+                Some(StateDocument::from_json(&bytes, &self.path).map_err(ReplayError::Fatal)?)
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(ReplayError::Fatal(StateError::io(
+                    "read the state file",
+                    &self.path,
+                )(e)))
+            }
+        };
+        let journal_path = self.journal_path();
+        let journal = match fs::read(&journal_path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(snapshot),
+            Err(e) => {
+                return Err(ReplayError::Fatal(StateError::io(
+                    "read the state journal",
+                    &journal_path,
+                )(e)))
+            }
+        };
+        match snapshot {
+            Some(mut doc) => {
+                journal::replay(&mut doc, &journal, &journal_path)?;
+                Ok(Some(doc))
+            }
+            None if journal::has_batches(&journal) => Err(ReplayError::Fatal(
+                journal::orphan_journal(journal_path, &self.path),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Append `batch` to the journal as one line and flush it to disk
+    /// (`fdatasync`) before returning; returns the journal's size in bytes.
+    /// Costs O(size of the batch), whatever the size of the state.
+    ///
+    /// The journal is created (mode `0600`) when missing. A torn line left at
+    /// its end by a crash is cut off first. The batch must continue the state
+    /// as saved and journaled so far: same lineage, `prior_serial` equal to
+    /// the current serial, `serial` greater (otherwise [`load`](Self::load)
+    /// refuses the journal). Requires the lock, like [`save`](Self::save).
+    pub fn append(&self, batch: &JournalBatch) -> Result<u64, StateError> {
+        debug_assert!(batch.serial > batch.prior_serial, "serials must grow");
+        let path = self.journal_path();
+        let mut line = serde_json::to_vec(batch).map_err(StateError::Encode)?;
+        line.push(b'\n');
+        let (mut file, created) = open_journal(&path)?;
+        let mut size = file
+            .metadata()
+            .map_err(StateError::io("read the size of", &path))?
+            .len();
+        if size > 0
+            && !ends_with_newline(&mut file, size)
+                .map_err(StateError::io("read the end of", &path))?
+        {
+            size = cut_torn_tail(&mut file).map_err(StateError::io("repair", &path))?;
+        }
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(StateError::io("append to the state journal", &path))?;
+        if created {
+            sync_dir(parent_dir(&path));
+        }
+        Ok(size + line.len() as u64)
+    }
+
+    /// Write `doc` as a full snapshot, atomically, and drop the journal
+    /// (compaction: `doc` must contain everything journaled).
+    ///
+    /// The previous state file (if any) is first copied to
     /// [`backup_path`](Self::backup_path) atomically, then the new content is
     /// written to a temporary file in the same directory, fsynced, renamed
-    /// over the state file, and the directory is fsynced. Creates missing
-    /// parent directories. A failure at any step leaves the state file as it
-    /// was. Does not change the serial: the caller sets it.
+    /// over the state file, and the directory is fsynced; then the journal is
+    /// removed. A failure at any step leaves a consistent state: until the
+    /// rename, the old snapshot and the journal; after it, the new snapshot
+    /// and a journal whose batches it already contains (skipped on load).
+    /// Creates missing parent directories. Does not change the serial: the
+    /// caller sets it.
     pub fn save(&self, doc: &StateDocument) -> Result<(), StateError> {
         let bytes = doc.to_json()?;
         let dir = parent_dir(&self.path);
@@ -73,8 +171,59 @@ impl LocalBackend {
                 ))
             }
         }
-        write_atomic(&self.path, &bytes)
+        write_atomic(&self.path, &bytes)?;
+        let journal = self.journal_path();
+        match fs::remove_file(&journal) {
+            Ok(()) => {
+                sync_dir(dir);
+                Ok(())
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StateError::io("remove the state journal", journal)(e)),
+        }
     }
+}
+
+/// Open the journal for appending, creating it (and its directory) when
+/// missing; also says whether it was created.
+fn open_journal(path: &Path) -> Result<(File, bool), StateError> {
+    match OpenOptions::new().read(true).append(true).open(path) {
+        Ok(file) => return Ok((file, false)),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(StateError::io("open the state journal", path)(e)),
+    }
+    let dir = parent_dir(path);
+    fs::create_dir_all(dir).map_err(StateError::io("create the state directory", dir))?;
+    let mut options = OpenOptions::new();
+    options.read(true).append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600); // state may hold secrets
+    let file = options
+        .open(path)
+        .map_err(StateError::io("create the state journal", path))?;
+    Ok((file, true))
+}
+
+fn ends_with_newline(file: &mut File, size: u64) -> std::io::Result<bool> {
+    let mut last = [0u8];
+    file.seek(SeekFrom::Start(size - 1))?;
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
+/// Cut the file after its last newline (an append that never completed);
+/// returns the new size.
+fn cut_torn_tail(file: &mut File) -> std::io::Result<u64> {
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(&mut bytes)?;
+    let size = bytes
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |end| end as u64 + 1);
+    file.set_len(size)?;
+    file.sync_data()?;
+    Ok(size)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

@@ -36,6 +36,28 @@ pub trait Scope {
 
     /// The directory relative paths in `file()` and `templatefile()` resolve against.
     fn base_dir(&self) -> &Path;
+
+    /// Where an instance key may follow `name` (`mesh_data.x[KEY]`: 1, `data.t.x[KEY]`: 2), for
+    /// names whose values are collections of instances. The evaluator then asks
+    /// [`Scope::resolve_instance`] for one instance instead of the whole collection.
+    fn instance_key_position(&self, name: &str) -> Option<usize> {
+        let _ = name;
+        None
+    }
+
+    /// One instance: `name`, the operators up to the key, and the evaluated key. `None` when
+    /// the scope has no such instance (the evaluator falls back to [`Scope::resolve`], which
+    /// reports the error). On success, returns the value and the operators consumed (key
+    /// included).
+    fn resolve_instance(
+        &self,
+        name: &str,
+        operators: &[&TraversalOperator],
+        key: &Value,
+    ) -> Option<(Value, usize)> {
+        let _ = (name, operators, key);
+        None
+    }
 }
 
 /// Evaluate a located expression in a scope.
@@ -400,6 +422,10 @@ impl<'a> Evaluator<'a> {
             let base = bound.clone();
             return self.apply_operators(base, ops, at);
         }
+        if let Some(found) = self.indexed_instance(name, ops)? {
+            let (value, consumed) = found;
+            return self.apply_operators(value, &ops[consumed..], at);
+        }
         let location = self.location(at);
         let (value, consumed) = self.scope.resolve(name, ops, &location).map_err(|mut d| {
             if d.help.is_none() {
@@ -415,6 +441,31 @@ impl<'a> Evaluator<'a> {
             d
         })?;
         self.apply_operators(value, &ops[consumed.min(ops.len())..], at)
+    }
+
+    /// `type.name[key]...` resolved to one instance, when the scope supports it. The key's
+    /// marks carry over to the result.
+    fn indexed_instance(
+        &mut self,
+        name: &str,
+        ops: &[&TraversalOperator],
+    ) -> Result<Option<(Value, usize)>, Diagnostic> {
+        let Some(pos) = self.scope.instance_key_position(name) else {
+            return Ok(None);
+        };
+        let key = match ops.get(pos) {
+            Some(TraversalOperator::Index(e)) => self.eval(e)?,
+            Some(TraversalOperator::LegacyIndex(i)) => Value::Number(*i.value() as f64),
+            _ => return Ok(None),
+        };
+        let marks = key.top_marks();
+        if marks.unknown {
+            return Ok(None);
+        }
+        Ok(self
+            .scope
+            .resolve_instance(name, ops, key.unmark().0)
+            .map(|(v, consumed)| (marks.apply(v), consumed)))
     }
 
     fn apply_operators(

@@ -594,4 +594,41 @@ impl Scope for InstanceScope<'_> {
     fn base_dir(&self) -> &Path {
         &self.module.dir
     }
+
+    fn instance_key_position(&self, name: &str) -> Option<usize> {
+        match name {
+            "data" => Some(2),
+            "var" | "local" | "module" | "count" | "each" | "path" | "self" => None,
+            other if other.contains('_') => Some(1),
+            _ => None,
+        }
+    }
+
+    fn resolve_instance(
+        &self,
+        name: &str,
+        ops: &[&TraversalOperator],
+        key: &Value,
+    ) -> Option<(Value, usize)> {
+        let (config_address, consumed) = match name {
+            "data" => (
+                format!("data.{}.{}", attr_name(ops, 0)?, attr_name(ops, 1)?),
+                3,
+            ),
+            other => (format!("{other}.{}", attr_name(ops, 0)?), 2),
+        };
+        let address = format!("{}{config_address}", self.path.prefix());
+        let instance_key = match key {
+            Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => InstanceKey::Index(*n as usize),
+            Value::String(s) => InstanceKey::Key(s.clone()),
+            _ => return None,
+        };
+        let table = self
+            .evaluation
+            .resources
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let value = table.get(&address)?.instances.get(&instance_key)?.clone();
+        Some((value, consumed))
+    }
 }
