@@ -136,8 +136,11 @@ struct SinkState {
     needs_snapshot: bool,
     /// The journal's size in bytes (0 when there is none).
     journal_bytes: u64,
-    /// Compact once the journal is larger than this.
+    /// Compact once the journal is larger than this: the last snapshot's size, at least
+    /// `min_compaction`.
     compact_at: u64,
+    /// [`MIN_COMPACTION_BYTES`], except in tests.
+    min_compaction: u64,
 }
 
 impl FileStateSink {
@@ -153,7 +156,8 @@ impl FileStateSink {
                 has_snapshot: snapshot_bytes.is_some(),
                 needs_snapshot: false,
                 journal_bytes,
-                compact_at: compaction_threshold(snapshot_bytes.unwrap_or(0)),
+                compact_at: snapshot_bytes.unwrap_or(0).max(MIN_COMPACTION_BYTES),
+                min_compaction: MIN_COMPACTION_BYTES,
             }),
             backend,
         }
@@ -180,10 +184,6 @@ impl FileStateSink {
     }
 }
 
-fn compaction_threshold(snapshot_bytes: u64) -> u64 {
-    snapshot_bytes.max(MIN_COMPACTION_BYTES)
-}
-
 impl SinkState {
     /// Write a full snapshot (compaction).
     fn save(&mut self, backend: &LocalBackend) -> Result<(), StateError> {
@@ -192,7 +192,7 @@ impl SinkState {
         self.has_snapshot = true;
         self.needs_snapshot = false;
         self.journal_bytes = 0;
-        self.compact_at = compaction_threshold(snapshot_bytes);
+        self.compact_at = snapshot_bytes.max(self.min_compaction);
         Ok(())
     }
 }
@@ -270,5 +270,170 @@ impl StateSink for FileStateSink {
                 Err(e.to_string())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::fs;
+
+    use super::*;
+
+    fn instance(address: &str, n: i64) -> PriorInstance {
+        PriorInstance {
+            address: address.to_string(),
+            mode: ResourceMode::Managed,
+            provider: "mesh".to_string(),
+            resource_type: "mesh_data".to_string(),
+            value: Value::from_json(&serde_json::json!({ "id": address, "n": n })),
+            dependencies: vec!["mesh_data.z".to_string(), "mesh_data.a".to_string()],
+            create_before_destroy: false,
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, LocalBackend) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = LocalBackend::new(dir.path().join(".mesh/state.json"));
+        (dir, backend)
+    }
+
+    fn loaded(backend: &LocalBackend) -> StateDocument {
+        backend.load().expect("load").expect("present")
+    }
+
+    fn snapshot_serial(backend: &LocalBackend) -> u64 {
+        let text = fs::read_to_string(backend.path()).expect("state.json");
+        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+        value["serial"].as_u64().expect("serial")
+    }
+
+    #[test]
+    fn operations_are_journaled_and_compacted_at_the_end() {
+        let (_dir, backend) = setup();
+        let sink = FileStateSink::new(backend.clone(), StateDocument::new());
+        // The first record has no snapshot to extend: it writes one.
+        sink.record(Vec::new()).expect("record");
+        assert_eq!(snapshot_serial(&backend), 1);
+        assert!(!backend.journal_path().exists());
+
+        for i in 0..30 {
+            let address = format!("mesh_data.r[{i}]");
+            sink.record(vec![StateUpdate::Upsert(instance(&address, i))])
+                .expect("record");
+        }
+        let deposed = deposed_address("mesh_data.r[3]", "d1");
+        sink.record(vec![
+            StateUpdate::Deposed(instance(&deposed, 99)),
+            StateUpdate::Remove("mesh_data.r[4]".to_string()),
+        ])
+        .expect("record");
+        sink.record(vec![StateUpdate::Outputs(BTreeMap::from([(
+            "o".to_string(),
+            (
+                Value::from_json(&serde_json::json!("v")).into_sensitive(),
+                false,
+            ),
+        )]))])
+        .expect("record");
+
+        // Only the journal grew; loading replays it.
+        assert_eq!(snapshot_serial(&backend), 1);
+        assert!(backend.journal_path().exists());
+        let document = sink.document();
+        assert_eq!(document.serial, 33);
+        assert_eq!(loaded(&backend), document);
+        assert_eq!(document.objects("mesh_data.r[3]").count(), 2);
+        assert!(document.instance("mesh_data.r[4]").is_none());
+        assert!(document.outputs["o"].sensitive);
+        let prior = prior_state(Some(&document));
+        assert!(prior.instances.contains_key(&deposed));
+
+        sink.record(vec![StateUpdate::Remove(deposed)])
+            .expect("record");
+        assert_eq!(loaded(&backend).objects("mesh_data.r[3]").count(), 1);
+
+        sink.compact().expect("compact");
+        assert!(!backend.journal_path().exists());
+        assert_eq!(snapshot_serial(&backend), 34);
+        assert_eq!(loaded(&backend), sink.document());
+        // Nothing new to compact.
+        let bytes = fs::read(backend.path()).expect("read");
+        sink.compact().expect("compact");
+        drop(sink);
+        assert_eq!(fs::read(backend.path()).expect("read"), bytes);
+    }
+
+    #[test]
+    fn the_journal_is_compacted_once_it_outgrows_the_snapshot() {
+        let (_dir, backend) = setup();
+        let sink = FileStateSink::new(backend.clone(), StateDocument::new());
+        sink.state().min_compaction = 0;
+        sink.record(Vec::new()).expect("record");
+        let mut compactions = 0;
+        let mut last = snapshot_serial(&backend);
+        for i in 0..40 {
+            sink.record(vec![StateUpdate::Upsert(instance("mesh_data.x", i))])
+                .expect("record");
+            let serial = snapshot_serial(&backend);
+            if serial != last {
+                compactions += 1;
+                last = serial;
+                assert!(!backend.journal_path().exists());
+            }
+            let journal = fs::metadata(backend.journal_path()).map_or(0, |m| m.len());
+            let snapshot = fs::metadata(backend.path()).expect("meta").len();
+            assert!(journal <= snapshot, "{journal} > {snapshot}");
+            assert_eq!(loaded(&backend), sink.document());
+        }
+        // A one-object snapshot is about as large as a batch: compaction every few records.
+        assert!((5..=25).contains(&compactions), "{compactions}");
+    }
+
+    #[test]
+    fn dropping_the_sink_compacts() {
+        let (_dir, backend) = setup();
+        let sink = FileStateSink::new(backend.clone(), StateDocument::new());
+        sink.record(Vec::new()).expect("record");
+        sink.record(vec![StateUpdate::Upsert(instance("mesh_data.x", 1))])
+            .expect("record");
+        let document = sink.document();
+        assert!(backend.journal_path().exists());
+        drop(sink);
+        assert!(!backend.journal_path().exists());
+        assert_eq!(snapshot_serial(&backend), 2);
+        assert_eq!(loaded(&backend), document);
+
+        // A later apply continues from the loaded state.
+        let sink = FileStateSink::new(backend.clone(), loaded(&backend));
+        sink.record(vec![StateUpdate::Remove("mesh_data.x".to_string())])
+            .expect("record");
+        assert_eq!(loaded(&backend).serial, 3);
+        assert!(loaded(&backend).resources.is_empty());
+    }
+
+    #[test]
+    fn a_failed_append_is_followed_by_a_full_snapshot() {
+        let (_dir, backend) = setup();
+        let sink = FileStateSink::new(backend.clone(), StateDocument::new());
+        sink.record(Vec::new()).expect("record");
+        // Something in the journal's way.
+        fs::create_dir_all(backend.journal_path().join("blocker")).expect("mkdir");
+        let err = sink
+            .record(vec![StateUpdate::Upsert(instance("mesh_data.x", 1))])
+            .expect_err("append fails");
+        assert!(err.contains("state.json.journal"), "{err}");
+        fs::remove_dir_all(backend.journal_path()).expect("rmdir");
+
+        sink.record(vec![StateUpdate::Upsert(instance("mesh_data.y", 2))])
+            .expect("record");
+        assert!(
+            !backend.journal_path().exists(),
+            "a snapshot, not an append"
+        );
+        assert_eq!(snapshot_serial(&backend), 3);
+        let state = loaded(&backend);
+        assert_eq!(state.addresses(), ["mesh_data.x", "mesh_data.y"]);
+        assert_eq!(state, sink.document());
     }
 }

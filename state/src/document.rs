@@ -332,6 +332,54 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn resources_stay_in_canonical_order_for_lookups() {
+        let mut doc = StateDocument::new();
+        for address in [
+            "mesh_data.b",
+            "mesh_data.a[1]",
+            "mesh_data.c",
+            "mesh_data.a",
+        ] {
+            doc.upsert(instance(address));
+        }
+        let mut old = instance("mesh_data.a");
+        old.deposed = Some("d2".into());
+        doc.upsert(old.clone());
+        old.deposed = Some("d1".into());
+        doc.upsert(old);
+        let order: Vec<(&str, Option<&str>)> = doc
+            .resources
+            .iter()
+            .map(|r| (r.address.as_str(), r.deposed.as_deref()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("mesh_data.a", None),
+                ("mesh_data.a", Some("d1")),
+                ("mesh_data.a", Some("d2")),
+                ("mesh_data.a[1]", None),
+                ("mesh_data.b", None),
+                ("mesh_data.c", None),
+            ]
+        );
+        assert_eq!(doc.objects("mesh_data.a").count(), 3);
+        assert_eq!(doc.objects("mesh_data.a[1]").count(), 1);
+        assert_eq!(doc.objects("mesh_data.zz").count(), 0);
+        assert!(doc.remove_deposed("mesh_data.a", "d1").is_some());
+        assert!(doc.remove("mesh_data.b").is_some());
+        assert!(doc.instance("mesh_data.c").is_some());
+
+        // A file written out of order (by hand) is sorted when read.
+        let mut value = serde_json::to_value(&doc).expect("value");
+        value["resources"].as_array_mut().expect("array").reverse();
+        let bytes = serde_json::to_vec(&value).expect("bytes");
+        let read = StateDocument::from_json(&bytes, Path::new("s.json")).expect("decode");
+        assert_eq!(read, doc);
+        assert!(read.instance("mesh_data.a").is_some());
+    }
+
+    #[test]
     fn encoding_is_canonical_and_uses_the_documented_names() {
         let mut doc = StateDocument::new();
         let mut b = instance("mesh_data.b");

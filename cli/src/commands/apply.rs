@@ -189,7 +189,13 @@ async fn execute(
         progress_interval: progress_interval(),
     })
     .await;
+    // Fold the journal into one snapshot while the lock is still held.
+    let compacted = sink.compact();
     print_report(&report, &plan, verb, &paint);
+    if let Err(e) = compacted {
+        eprintln!("\n{}\n\n{e}\n(Every completed operation is in .mesh/state.json.journal; the next command replays it.)", paint.red("Error: writing the state snapshot failed"));
+        return Ok(1);
+    }
     if report.is_success() {
         print_outputs(&sink.document(), &plan);
         Ok(0)

@@ -82,6 +82,7 @@ pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
     } else {
         walker.plan_orphans();
     }
+    walker.check_plan_with_providers();
     let outputs = walker.plan_outputs();
     walker.apply_targets();
     walker.check_prevent_destroy();
@@ -571,6 +572,44 @@ impl Walker {
         let instances: Vec<PriorInstance> = self.prior.instances.values().cloned().collect();
         for prior in instances {
             self.changes.push(delete_change(&prior));
+        }
+    }
+
+    /// Let each provider check its planned resources together; findings point at the
+    /// resource's block in the spec.
+    fn check_plan_with_providers(&mut self) {
+        if self.options.mode == PlanMode::Destroy {
+            return;
+        }
+        let root = self.ev.root().clone();
+        let mut by_provider: BTreeMap<String, Vec<crate::provider::PlannedResource>> =
+            BTreeMap::new();
+        for c in &self.changes {
+            if c.mode != ResourceMode::Managed || c.action == Action::Delete {
+                continue;
+            }
+            by_provider.entry(c.provider.clone()).or_default().push(
+                crate::provider::PlannedResource {
+                    address: c.address.clone(),
+                    resource_type: c.resource_type.clone(),
+                    value: c.after.to_value(),
+                },
+            );
+        }
+        for (name, resources) in by_provider {
+            let Some(provider) = self.providers.get(&name).cloned() else {
+                continue;
+            };
+            for finding in provider.check_plan(&resources) {
+                let location =
+                    find_resource_config(&root, &finding.address).map(|r| r.location.clone());
+                let detail = match &finding.attribute {
+                    Some(a) => format!("{}.{a}: {}", finding.address, finding.message),
+                    None => format!("{}: {}", finding.address, finding.message),
+                };
+                self.diags
+                    .push(Diagnostic::error("Invalid configuration", detail, location));
+            }
         }
     }
 

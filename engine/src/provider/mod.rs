@@ -175,6 +175,37 @@ pub trait Provider: Send + Sync {
             "unknown data source {data_type}"
         )))
     }
+
+    /// Check the planned values of all of this provider's resources together, for mistakes
+    /// no single resource shows (overlapping address spaces of peered networks, a subnet in
+    /// the wrong network...). MUST NOT do I/O. Unknown values MUST be accepted. Each finding
+    /// names the address of the resource it is about.
+    fn check_plan(&self, resources: &[PlannedResource]) -> Vec<PlanFinding> {
+        let _ = resources;
+        Vec::new()
+    }
+}
+
+/// One resource instance as planned, for [`Provider::check_plan`].
+#[derive(Debug, Clone)]
+pub struct PlannedResource {
+    /// Instance address.
+    pub address: String,
+    /// Resource type.
+    pub resource_type: String,
+    /// Planned value (unknowns where known only after apply).
+    pub value: Value,
+}
+
+/// A problem found by [`Provider::check_plan`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanFinding {
+    /// The resource it is about.
+    pub address: String,
+    /// The attribute at fault, when there is one.
+    pub attribute: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
 }
 
 /// The default plan: computed attributes kept from prior or unknown, force-new marked.

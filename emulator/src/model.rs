@@ -1,0 +1,169 @@
+//! The local cloud's data model: ARM IDs, stored resources, ARM-shaped errors.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+/// A parsed ARM resource ID:
+/// `/subscriptions/{sub}/resourceGroups/{rg}/providers/{Namespace}/{type}/{name}[/{type}/{name}]*`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ArmId {
+    /// Subscription ID.
+    pub subscription: String,
+    /// Resource group name; `None` for subscription-level IDs.
+    pub resource_group: Option<String>,
+    /// Provider namespace, e.g. `Microsoft.Network`; `None` for a resource group itself.
+    pub namespace: Option<String>,
+    /// Type/name pairs below the namespace: `[("virtualNetworks", "vnet"), ("subnets", "s")]`.
+    pub segments: Vec<(String, String)>,
+}
+
+impl ArmId {
+    /// Parse an ID (case of the fixed words is ignored, as ARM does).
+    pub fn parse(id: &str) -> Option<ArmId> {
+        let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+        if parts.len() < 2 || !parts[0].eq_ignore_ascii_case("subscriptions") {
+            return None;
+        }
+        let subscription = parts[1].to_string();
+        let rest = &parts[2..];
+        if rest.is_empty() {
+            return Some(ArmId {
+                subscription,
+                resource_group: None,
+                namespace: None,
+                segments: vec![],
+            });
+        }
+        if rest.len() < 2 || !rest[0].eq_ignore_ascii_case("resourceGroups") {
+            return None;
+        }
+        let resource_group = Some(rest[1].to_string());
+        let rest = &rest[2..];
+        if rest.is_empty() {
+            return Some(ArmId {
+                subscription,
+                resource_group,
+                namespace: None,
+                segments: vec![],
+            });
+        }
+        if rest.len() < 4 || !rest[0].eq_ignore_ascii_case("providers") || rest.len() % 2 != 0 {
+            return None;
+        }
+        let namespace = Some(rest[1].to_string());
+        let segments = rest[2..]
+            .chunks(2)
+            .map(|c| (c[0].to_string(), c[1].to_string()))
+            .collect();
+        Some(ArmId {
+            subscription,
+            resource_group,
+            namespace,
+            segments,
+        })
+    }
+
+    /// The full ARM type: `Microsoft.Network/virtualNetworks/subnets`, or
+    /// `Microsoft.Resources/resourceGroups` for a resource group.
+    pub fn arm_type(&self) -> String {
+        match &self.namespace {
+            None => "Microsoft.Resources/resourceGroups".to_string(),
+            Some(ns) => {
+                let types: Vec<&str> = self.segments.iter().map(|(t, _)| t.as_str()).collect();
+                format!("{ns}/{}", types.join("/"))
+            }
+        }
+    }
+
+    /// The resource's own name.
+    pub fn name(&self) -> &str {
+        match self.segments.last() {
+            Some((_, n)) => n,
+            None => self.resource_group.as_deref().unwrap_or(&self.subscription),
+        }
+    }
+
+    /// The parent resource (a child's parent, a top-level resource's resource group).
+    pub fn parent(&self) -> Option<ArmId> {
+        if self.segments.len() > 1 {
+            let mut p = self.clone();
+            p.segments.pop();
+            return Some(p);
+        }
+        if self.namespace.is_some() {
+            return Some(ArmId {
+                namespace: None,
+                segments: vec![],
+                ..self.clone()
+            });
+        }
+        None
+    }
+
+    /// The canonical string form.
+    pub fn to_id(&self) -> String {
+        let mut s = format!("/subscriptions/{}", self.subscription);
+        if let Some(rg) = &self.resource_group {
+            s.push_str(&format!("/resourceGroups/{rg}"));
+        }
+        if let Some(ns) = &self.namespace {
+            s.push_str(&format!("/providers/{ns}"));
+            for (t, n) in &self.segments {
+                s.push_str(&format!("/{t}/{n}"));
+            }
+        }
+        s
+    }
+
+    /// The lowercase key resources are stored under (ARM IDs are case-insensitive).
+    pub fn key(&self) -> String {
+        self.to_id().to_ascii_lowercase()
+    }
+}
+
+/// An ARM error response: status, `error.code`, `error.message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ArmErrorBody {
+    /// HTTP status.
+    pub status: u16,
+    /// ARM error code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+impl ArmErrorBody {
+    /// An error.
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> ArmErrorBody {
+        ArmErrorBody {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// 400 InvalidRequestContent.
+    pub fn invalid(message: impl Into<String>) -> ArmErrorBody {
+        ArmErrorBody::new(400, "InvalidRequestContent", message)
+    }
+
+    /// 409 with a code.
+    pub fn conflict(code: &str, message: impl Into<String>) -> ArmErrorBody {
+        ArmErrorBody::new(409, code, message)
+    }
+
+    /// The JSON body ARM sends.
+    pub fn to_json(&self) -> Json {
+        serde_json::json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
+/// A resource as the local cloud stores it: the ARM resource JSON as GET returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredResource {
+    /// The ID as first written (original case).
+    pub id: String,
+    /// The resource JSON: id, name, type, location, tags, properties (with provisioningState).
+    pub body: Json,
+}

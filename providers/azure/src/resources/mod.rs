@@ -1,0 +1,209 @@
+//! Azure resource types: one file per type, each an [`AzureResourceType`].
+//!
+//! A type says how a mesh value maps to an ARM resource: its schema, its deterministic ARM ID,
+//! the request body, and how a response becomes state. The create/read/update/delete calls
+//! are generic ([`arm_create`], [`arm_read`], ...) unless a type needs more (the Key Vault
+//! data plane, AKS credentials).
+
+pub mod resource_group;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mesh_engine::provider::{default_plan, PlannedChange, ProviderError, ResourceSchema};
+use mesh_engine::value::Value;
+use serde_json::Value as Json;
+use tokio_util::sync::CancellationToken;
+
+use crate::arm::{ArmClient, ArmError};
+
+/// What every resource type call may need besides its own configuration.
+#[derive(Clone)]
+pub struct Context {
+    /// The ARM client.
+    pub client: ArmClient,
+    /// Cancelled when the user interrupts twice.
+    pub cancel: CancellationToken,
+}
+
+/// One Azure resource type.
+#[async_trait]
+pub trait AzureResourceType: Send + Sync {
+    /// The mesh type name, e.g. `azure_virtual_network`.
+    fn name(&self) -> &'static str;
+
+    /// The ARM resource type it maps to, e.g. `Microsoft.Network/virtualNetworks`.
+    fn arm_type(&self) -> &'static str;
+
+    /// The pinned api-version.
+    fn api_version(&self) -> &'static str;
+
+    /// The schema: attributes, force-new, sensitive, docs.
+    fn schema(&self) -> ResourceSchema;
+
+    /// Checks of one configuration that need no I/O (names, sizes, CIDRs). Unknown values
+    /// MUST be accepted.
+    fn validate(&self, config: &Value) -> Vec<ProviderError> {
+        let _ = config;
+        Vec::new()
+    }
+
+    /// The ARM ID the configuration addresses, when every part of it is known.
+    fn resource_id(&self, subscription_id: &str, config: &Value) -> Option<String>;
+
+    /// The PUT request body.
+    fn to_body(&self, config: &Value) -> Result<Json, ProviderError>;
+
+    /// State from an ARM response: `config` (the configuration, or the prior state on refresh)
+    /// supplies what the response does not carry (write-only values); everything the response
+    /// reports is taken from it, so changes made outside mesh show up.
+    fn to_state(&self, config: &Value, id: &str, response: &Json) -> Value;
+
+    /// Plan: by default the engine's default plan, with `id` known from the configuration.
+    fn plan(&self, subscription_id: &str, prior: Option<&Value>, config: &Value) -> PlannedChange {
+        let schema = self.schema();
+        let mut planned = default_plan(&schema.block, prior, config);
+        if let Some(id) = self.resource_id(subscription_id, config) {
+            planned.planned.set_or_insert("id", Value::String(id));
+        }
+        planned
+    }
+
+    /// Create; the default PUTs [`to_body`](Self::to_body) to [`resource_id`](Self::resource_id).
+    async fn create(&self, ctx: &Context, config: &Value) -> Result<Value, ProviderError> {
+        arm_put(self, ctx, config).await
+    }
+
+    /// Read the live object; `None` when it is gone.
+    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, ProviderError> {
+        arm_read(self, ctx, state).await
+    }
+
+    /// Update in place; the default PUTs the whole body again (ARM PUT is idempotent).
+    async fn update(
+        &self,
+        ctx: &Context,
+        _prior: &Value,
+        config: &Value,
+    ) -> Result<Value, ProviderError> {
+        arm_put(self, ctx, config).await
+    }
+
+    /// Delete; gone already is success.
+    async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ProviderError> {
+        arm_delete(self, ctx, state).await
+    }
+}
+
+/// An ARM error as a provider error, naming ARM's code.
+pub fn provider_error(e: ArmError) -> ProviderError {
+    ProviderError {
+        message: format!("{}: {}", e.code, e.message),
+        attribute: None,
+        retryable: e.is_retryable(),
+    }
+}
+
+fn id_of<T: AzureResourceType + ?Sized>(
+    ty: &T,
+    ctx: &Context,
+    value: &Value,
+) -> Result<String, ProviderError> {
+    if let Some(Value::String(id)) = value.get("id").map(|v| v.unmark().0) {
+        return Ok(id.clone());
+    }
+    ty.resource_id(ctx.client.subscription_id(), value)
+        .ok_or_else(|| {
+            ProviderError::new(format!(
+                "cannot tell the ARM ID of this {}: a name or parent is unknown",
+                ty.name()
+            ))
+        })
+}
+
+/// PUT the body and return the resulting state.
+pub async fn arm_put<T: AzureResourceType + ?Sized>(
+    ty: &T,
+    ctx: &Context,
+    config: &Value,
+) -> Result<Value, ProviderError> {
+    let id = ty
+        .resource_id(ctx.client.subscription_id(), config)
+        .ok_or_else(|| {
+            ProviderError::new(format!("cannot tell the ARM ID of this {}", ty.name()))
+        })?;
+    let body = ty.to_body(config)?;
+    let response = ctx
+        .client
+        .put(&id, ty.api_version(), &body, &ctx.cancel)
+        .await
+        .map_err(provider_error)?;
+    Ok(ty.to_state(config, &id, &response))
+}
+
+/// GET the resource; `None` when it is gone.
+pub async fn arm_read<T: AzureResourceType + ?Sized>(
+    ty: &T,
+    ctx: &Context,
+    state: &Value,
+) -> Result<Option<Value>, ProviderError> {
+    let id = id_of(ty, ctx, state)?;
+    let response = ctx
+        .client
+        .get(&id, ty.api_version(), &ctx.cancel)
+        .await
+        .map_err(provider_error)?;
+    Ok(response.map(|r| ty.to_state(state, &id, &r)))
+}
+
+/// DELETE the resource.
+pub async fn arm_delete<T: AzureResourceType + ?Sized>(
+    ty: &T,
+    ctx: &Context,
+    state: &Value,
+) -> Result<(), ProviderError> {
+    let id = id_of(ty, ctx, state)?;
+    ctx.client
+        .delete(&id, ty.api_version(), &ctx.cancel)
+        .await
+        .map_err(provider_error)
+}
+
+/// Every resource type, by name.
+pub fn all() -> BTreeMap<&'static str, Arc<dyn AzureResourceType>> {
+    let types: Vec<Arc<dyn AzureResourceType>> = vec![Arc::new(resource_group::ResourceGroup)];
+    types.into_iter().map(|t| (t.name(), t)).collect()
+}
+
+/// Helpers to read configuration values.
+pub mod config {
+    use mesh_engine::value::Value;
+    use serde_json::Value as Json;
+
+    /// A known string attribute.
+    pub fn string(config: &Value, name: &str) -> Option<String> {
+        match config.get(name).map(|v| v.unmark().0) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// The `tags` attribute as a JSON object (empty when unset).
+    pub fn tags(config: &Value) -> Json {
+        match config.get("tags").map(|v| v.strip_sensitive()) {
+            Some(Value::Map(m)) => {
+                Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+            _ => Json::Object(Default::default()),
+        }
+    }
+
+    /// Tags from a response as a value (an empty map when absent).
+    pub fn tags_from(response: &Json) -> Value {
+        match response.get("tags") {
+            Some(t @ Json::Object(_)) => Value::from_json(t),
+            _ => Value::Map(Default::default()),
+        }
+    }
+}
