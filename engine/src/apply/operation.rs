@@ -9,7 +9,7 @@ use super::StateUpdate;
 use crate::address::{InstanceAddress, InstanceKey, ModulePath};
 use crate::config::{Repetition, ResourceMode};
 use crate::diagnostics::Diagnostics;
-use crate::evaluation::{eval_body, Evaluation, RepetitionBinding, Shape};
+use crate::evaluation::{eval_body, keep_ignored_changes, Evaluation, RepetitionBinding, Shape};
 use crate::graph::{OpKind, Operation};
 use crate::plan::{Plan, ResourceChange};
 use crate::provider::{
@@ -248,9 +248,9 @@ async fn create_or_update(
     let mut config_for_plan = config.clone();
     if let (Some(prior), true) = (&prior, kind == OpKind::Update) {
         if let Some(resource) = resource_config(shared, change) {
-            ignore_changes(
+            keep_ignored_changes(
                 &resource.lifecycle.ignore_changes,
-                &schema,
+                &schema.block,
                 prior,
                 &mut config_for_plan,
             );
@@ -301,30 +301,6 @@ fn resource_config(shared: &Shared, change: &ResourceChange) -> Option<crate::co
         .resources
         .get(&format!("{}.{}", change.resource_type, change.name))
         .cloned()
-}
-
-fn ignore_changes(
-    ignore: &crate::config::IgnoreChanges,
-    schema: &ResourceSchema,
-    prior: &Value,
-    config: &mut Value,
-) {
-    let names: Vec<String> = match ignore {
-        crate::config::IgnoreChanges::None => return,
-        crate::config::IgnoreChanges::All => schema
-            .block
-            .attributes
-            .iter()
-            .filter(|(_, a)| a.is_settable())
-            .map(|(n, _)| n.clone())
-            .collect(),
-        crate::config::IgnoreChanges::Attributes(n) => n.clone(),
-    };
-    for name in names {
-        if let Some(v) = prior.get(&name) {
-            config.set_or_insert(&name, v.clone());
-        }
-    }
 }
 
 async fn read_data(shared: &Shared, change: &ResourceChange) -> Result<Outcome, String> {

@@ -287,24 +287,16 @@ impl<'a> Evaluator<'a> {
         if marks.unknown {
             return Ok(marks.apply(Value::Unknown));
         }
-        let pairs: Vec<(Value, Value)> = match collection.unmark().0 {
-            Value::List(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Number(i as f64), v.clone()))
-                .collect(),
-            Value::Map(map) => map
-                .iter()
-                .map(|(k, v)| (Value::string(k.clone()), v.clone()))
-                .collect(),
-            Value::Null => {
+        let pairs = match (iteration_pairs(&collection), collection.unmark().0) {
+            (Some(pairs), _) => pairs,
+            (None, Value::Null) => {
                 return Err(self.error(
                     &f.intro.collection_expr,
                     "Iteration over null value",
                     "a for expression cannot iterate over null",
                 ))
             }
-            other => {
+            (None, other) => {
                 return Err(self.error(
                     &f.intro.collection_expr,
                     "Iteration over non-iterable value",
@@ -475,6 +467,26 @@ impl<'a> Evaluator<'a> {
         at: &impl Span,
     ) -> Result<Value, Diagnostic> {
         traverse::apply(self, value, ops, at)
+    }
+}
+
+/// The (key, value) pairs a `for` iterates: the indexes of a list, the keys of a map; `None`
+/// for anything else.
+pub(super) fn iteration_pairs(collection: &Value) -> Option<Vec<(Value, Value)>> {
+    match collection.unmark().0 {
+        Value::List(items) => Some(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Number(i as f64), v.clone()))
+                .collect(),
+        ),
+        Value::Map(map) => Some(
+            map.iter()
+                .map(|(k, v)| (Value::string(k.clone()), v.clone()))
+                .collect(),
+        ),
+        _ => None,
     }
 }
 

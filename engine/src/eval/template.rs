@@ -190,23 +190,15 @@ impl Evaluator<'_> {
                 if collection.is_unknown() {
                     return Ok(());
                 }
-                let pairs: Vec<(Value, Value)> = match collection.unmark().0 {
-                    Value::List(items) => items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| (Value::Number(i as f64), v.clone()))
-                        .collect(),
-                    Value::Map(map) => map
-                        .iter()
-                        .map(|(k, v)| (Value::string(k.clone()), v.clone()))
-                        .collect(),
-                    other => {
-                        return Err(self.error(
-                            &d.for_expr.collection_expr,
-                            "Iteration over non-iterable value",
-                            format!("%{{for}} needs a list or map, got {}", other.type_name()),
-                        ))
-                    }
+                let Some(pairs) = super::iteration_pairs(&collection) else {
+                    return Err(self.error(
+                        &d.for_expr.collection_expr,
+                        "Iteration over non-iterable value",
+                        format!(
+                            "%{{for}} needs a list or map, got {}",
+                            collection.type_name()
+                        ),
+                    ));
                 };
                 let edges = Edges {
                     trim_start: strips_after(d.for_expr.strip),

@@ -7,11 +7,36 @@ use hcl_edit::structure::{Block, Body};
 use hcl_edit::Span;
 
 use super::InstanceScope;
-use crate::config::{BodyExpr, Expr, TypeConstraint};
+use crate::config::{BodyExpr, Expr, IgnoreChanges, TypeConstraint};
 use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics, SourceLocation};
 use crate::eval::evaluate;
 use crate::provider::{AttrType, BlockSchema, Nesting, Presence};
 use crate::value::Value;
+
+/// `lifecycle.ignore_changes`: put the prior values of ignored attributes into the
+/// configuration, so that changes to them plan nothing.
+pub fn keep_ignored_changes(
+    ignore: &IgnoreChanges,
+    schema: &BlockSchema,
+    prior: &Value,
+    config: &mut Value,
+) {
+    let names: Vec<String> = match ignore {
+        IgnoreChanges::None => return,
+        IgnoreChanges::All => schema
+            .attributes
+            .iter()
+            .filter(|(_, a)| a.is_settable())
+            .map(|(n, _)| n.clone())
+            .collect(),
+        IgnoreChanges::Attributes(names) => names.clone(),
+    };
+    for name in names {
+        if let Some(v) = prior.get(&name) {
+            config.set_or_insert(&name, v.clone());
+        }
+    }
+}
 
 /// The type constraint that converts values to a schema type.
 pub fn attr_type_constraint(t: &AttrType) -> TypeConstraint {

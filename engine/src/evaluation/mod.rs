@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use hcl_edit::expr::TraversalOperator;
 
 pub(crate) use body::unsupported;
-pub use body::{attr_type_constraint, eval_body};
+pub use body::{attr_type_constraint, eval_body, keep_ignored_changes};
 
 use crate::address::{InstanceKey, ModulePath};
 use crate::config::{Expr, Module, Repetition};

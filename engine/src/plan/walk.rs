@@ -12,9 +12,9 @@ use super::{
     StateRef, PLAN_FORMAT_VERSION,
 };
 use crate::address::{address_matches, InstanceKey, ModulePath};
-use crate::config::{IgnoreChanges, Module, Repetition, Resource, ResourceMode};
+use crate::config::{Module, Repetition, Resource, ResourceMode};
 use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics};
-use crate::evaluation::{eval_body, Evaluation, RepetitionBinding, Shape};
+use crate::evaluation::{eval_body, keep_ignored_changes, Evaluation, RepetitionBinding, Shape};
 use crate::provider::{PlanRequest, ProviderRegistry, ResourceSchema};
 use crate::state_view::{PriorInstance, PriorState};
 use crate::value::{PathStep, Value};
@@ -438,9 +438,9 @@ impl Walker {
         let mut config = config;
         if let Some(prior) = &prior {
             change.before = MarkedValue::from_value(&prior.value);
-            apply_ignore_changes(
+            keep_ignored_changes(
                 &resource.lifecycle.ignore_changes,
-                schema,
+                &schema.block,
                 &prior.value,
                 &mut config,
             );
@@ -860,30 +860,6 @@ fn find_resource_config(root: &Arc<Module>, address: &str) -> Option<Resource> {
     }
     let resource_address = rest.split('[').next().unwrap_or_default();
     module.resources.get(resource_address).cloned()
-}
-
-fn apply_ignore_changes(
-    ignore: &IgnoreChanges,
-    schema: &ResourceSchema,
-    prior: &Value,
-    config: &mut Value,
-) {
-    let names: Vec<String> = match ignore {
-        IgnoreChanges::None => return,
-        IgnoreChanges::All => schema
-            .block
-            .attributes
-            .iter()
-            .filter(|(_, a)| a.is_settable())
-            .map(|(n, _)| n.clone())
-            .collect(),
-        IgnoreChanges::Attributes(names) => names.clone(),
-    };
-    for name in names {
-        if let Some(v) = prior.get(&name) {
-            config.set_or_insert(&name, v.clone());
-        }
-    }
 }
 
 #[cfg(test)]
