@@ -48,6 +48,9 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Run or inspect the local cloud (Azure's APIs on this machine).
+    #[command(subcommand)]
+    Local(crate::commands::local::LocalCommand),
 }
 
 /// `mesh fmt`.

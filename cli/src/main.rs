@@ -6,6 +6,7 @@
 
 mod args;
 mod commands;
+mod local_cloud;
 mod signals;
 mod state_bridge;
 mod ui;
@@ -102,6 +103,10 @@ fn run_main() -> i32 {
 }
 
 async fn run(cli: Cli, color: mesh_engine::render::ColorChoice) -> CommandResult {
+    if let Command::Local(c) = &cli.command {
+        // Before the interrupt handler: Ctrl-C stops `mesh local serve` cleanly.
+        return commands::local::run(c).await;
+    }
     signals::install();
     if let Command::Completions(c) = &cli.command {
         // clap_complete panics with its own message when a write fails: generate first.
@@ -114,7 +119,7 @@ async fn run(cli: Cli, color: mesh_engine::render::ColorChoice) -> CommandResult
         };
     }
     let ws = Workspace::current(color)?;
-    match &cli.command {
+    let result = match &cli.command {
         Command::Validate => commands::source::validate(&ws).await,
         Command::Fmt(a) => commands::source::fmt(&ws, a),
         Command::Plan(a) => commands::plan::run(&ws, a).await,
@@ -126,8 +131,11 @@ async fn run(cli: Cli, color: mesh_engine::render::ColorChoice) -> CommandResult
         Command::ForceUnlock(a) => commands::state::force_unlock(&ws, a),
         Command::Show(a) => commands::state::show(&ws, a),
         Command::Schema(a) => commands::schema::run(&ws, a),
-        Command::Completions(_) => Ok(0),
-    }
+        Command::Completions(_) | Command::Local(_) => Ok(0),
+    };
+    // The embedded local cloud, if the command started one, lives until here.
+    local_cloud::shutdown().await;
+    result
 }
 
 #[cfg(test)]

@@ -113,6 +113,7 @@ pub fn registry() -> ProviderRegistry {
         registry.register(p);
     }
     registry.register(Arc::new(mesh_provider_test::TestProvider::new()));
+    registry.register(Arc::new(mesh_provider_azure::AzureProvider::new()));
     registry
 }
 
@@ -157,6 +158,19 @@ pub async fn configure_providers(
         if diags.has_errors() {
             continue;
         }
+        // Without real Azure settings, the azure provider targets the local cloud.
+        let config = match name.as_str() {
+            mesh_provider_azure::PROVIDER_NAME => {
+                match crate::local_cloud::azure_config(&root, config).await {
+                    Ok(config) => config,
+                    Err(e) => {
+                        diags.push(Diagnostic::error("Cannot start the local cloud", e, None));
+                        continue;
+                    }
+                }
+            }
+            _ => config,
+        };
         if let Err(e) = provider.configure(config).await {
             diags.push(Diagnostic::error(
                 format!("Cannot configure provider \"{name}\""),

@@ -34,11 +34,17 @@ impl ArmId {
                 segments: vec![],
             });
         }
-        if rest.len() < 2 || !rest[0].eq_ignore_ascii_case("resourceGroups") {
+        let (resource_group, rest) = if rest[0].eq_ignore_ascii_case("resourceGroups") {
+            if rest.len() < 2 || rest[1].is_empty() {
+                return None;
+            }
+            (Some(rest[1].to_string()), &rest[2..])
+        } else if rest[0].eq_ignore_ascii_case("providers") {
+            // A subscription-level resource, e.g. a role assignment on the subscription.
+            (None, rest)
+        } else {
             return None;
-        }
-        let resource_group = Some(rest[1].to_string());
-        let rest = &rest[2..];
+        };
         if rest.is_empty() {
             return Some(ArmId {
                 subscription,
@@ -47,7 +53,11 @@ impl ArmId {
                 segments: vec![],
             });
         }
-        if rest.len() < 4 || !rest[0].eq_ignore_ascii_case("providers") || rest.len() % 2 != 0 {
+        if rest.len() < 4
+            || !rest[0].eq_ignore_ascii_case("providers")
+            || rest.len() % 2 != 0
+            || rest.iter().any(|p| p.is_empty())
+        {
             return None;
         }
         let namespace = Some(rest[1].to_string());
@@ -64,15 +74,48 @@ impl ArmId {
     }
 
     /// The full ARM type: `Microsoft.Network/virtualNetworks/subnets`, or
-    /// `Microsoft.Resources/resourceGroups` for a resource group.
+    /// `Microsoft.Resources/resourceGroups` for a resource group. An extension resource
+    /// (`{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`) has the type of
+    /// its last provider: `Microsoft.Authorization/roleAssignments`.
     pub fn arm_type(&self) -> String {
         match &self.namespace {
+            None if self.resource_group.is_none() => "Microsoft.Resources/subscriptions".into(),
             None => "Microsoft.Resources/resourceGroups".to_string(),
             Some(ns) => {
-                let types: Vec<&str> = self.segments.iter().map(|(t, _)| t.as_str()).collect();
+                let last_provider = self
+                    .segments
+                    .iter()
+                    .rposition(|(t, _)| t.eq_ignore_ascii_case("providers"));
+                let (ns, from) = match last_provider {
+                    Some(i) => (self.segments[i].1.as_str(), i + 1),
+                    None => (ns.as_str(), 0),
+                };
+                let types: Vec<&str> = self.segments[from..]
+                    .iter()
+                    .map(|(t, _)| t.as_str())
+                    .collect();
                 format!("{ns}/{}", types.join("/"))
             }
         }
+    }
+
+    /// True for a resource group's own ID.
+    pub fn is_resource_group(&self) -> bool {
+        self.resource_group.is_some() && self.namespace.is_none()
+    }
+
+    /// True for a subscription's own ID.
+    pub fn is_subscription(&self) -> bool {
+        self.resource_group.is_none() && self.namespace.is_none()
+    }
+
+    /// The resource group's ID (`None` for subscription-level IDs).
+    pub fn resource_group_id(&self) -> Option<ArmId> {
+        self.resource_group.as_ref().map(|_| ArmId {
+            namespace: None,
+            segments: vec![],
+            ..self.clone()
+        })
     }
 
     /// The resource's own name.
@@ -83,15 +126,37 @@ impl ArmId {
         }
     }
 
-    /// The parent resource (a child's parent, a top-level resource's resource group).
+    /// The parent resource (a child's parent, a top-level resource's resource group, an
+    /// extension resource's scope, a resource group's subscription).
     pub fn parent(&self) -> Option<ArmId> {
         if self.segments.len() > 1 {
             let mut p = self.clone();
             p.segments.pop();
-            return Some(p);
+            if p.segments
+                .last()
+                .is_some_and(|(t, _)| t.eq_ignore_ascii_case("providers"))
+            {
+                p.segments.pop();
+            }
+            if !p.segments.is_empty() {
+                return Some(p);
+            }
+            return Some(ArmId {
+                namespace: None,
+                segments: vec![],
+                ..self.clone()
+            });
         }
         if self.namespace.is_some() {
             return Some(ArmId {
+                namespace: None,
+                segments: vec![],
+                ..self.clone()
+            });
+        }
+        if self.resource_group.is_some() {
+            return Some(ArmId {
+                resource_group: None,
                 namespace: None,
                 segments: vec![],
                 ..self.clone()
@@ -122,7 +187,7 @@ impl ArmId {
 }
 
 /// An ARM error response: status, `error.code`, `error.message`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("{status} {code}: {message}")]
 pub struct ArmErrorBody {
     /// HTTP status.
@@ -166,4 +231,45 @@ pub struct StoredResource {
     pub id: String,
     /// The resource JSON: id, name, type, location, tags, properties (with provisioningState).
     pub body: Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ArmId;
+
+    #[test]
+    fn parses_nested_extension_and_subscription_level_ids() {
+        let subnet = ArmId::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/a").unwrap();
+        assert_eq!(
+            subnet.arm_type(),
+            "Microsoft.Network/virtualNetworks/subnets"
+        );
+        assert_eq!(subnet.name(), "a");
+        let vnet = subnet.parent().unwrap();
+        assert_eq!(vnet.arm_type(), "Microsoft.Network/virtualNetworks");
+        let rg = vnet.parent().unwrap();
+        assert!(rg.is_resource_group());
+        assert_eq!(rg.to_id(), "/subscriptions/s/resourceGroups/rg");
+        assert!(rg.parent().unwrap().is_subscription());
+
+        let ra_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr/providers/Microsoft.Authorization/roleAssignments/g";
+        let ra = ArmId::parse(ra_id).unwrap();
+        assert_eq!(ra.arm_type(), "Microsoft.Authorization/roleAssignments");
+        assert_eq!(ra.to_id(), ra_id);
+        assert_eq!(
+            ra.parent().unwrap().arm_type(),
+            "Microsoft.ContainerRegistry/registries"
+        );
+
+        let sub_ra =
+            ArmId::parse("/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/g")
+                .unwrap();
+        assert_eq!(sub_ra.arm_type(), "Microsoft.Authorization/roleAssignments");
+        assert!(sub_ra.parent().unwrap().is_subscription());
+        assert!(sub_ra.resource_group_id().is_none());
+
+        assert!(ArmId::parse("/subscriptions/s/resourceGroups/rg/providers/NS/t").is_none());
+        assert!(ArmId::parse("/subscriptions/s/somethingElse/x").is_none());
+        assert!(ArmId::parse("/subscriptions/s/resourceGroups//x").is_none());
+    }
 }

@@ -8,6 +8,7 @@ mod data_sources;
 mod failures;
 mod interrupts;
 mod lifecycle;
+mod local_cloud;
 mod locking;
 mod modules;
 mod ordering;

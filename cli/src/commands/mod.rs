@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod graph;
+pub mod local;
 pub mod output;
 pub mod plan;
 pub mod schema;

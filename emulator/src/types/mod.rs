@@ -4,7 +4,24 @@
 //! the rest: accepting a PUT body (validation against the rest of the cloud, server-set
 //! properties), refusing a DELETE that would break something, and POST actions.
 
+mod agent_pool;
+mod application_gateway;
+mod bastion_host;
+mod container_registry;
+mod container_registry_replication;
+mod key_vault;
+mod log_analytics_workspace;
+mod managed_cluster;
+mod private_dns_zone;
+mod private_dns_zone_virtual_network_link;
+mod private_endpoint;
+mod public_ip;
 mod resource_group;
+mod role_assignment;
+mod subnet;
+mod user_assigned_identity;
+mod virtual_network;
+mod virtual_network_peering;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -76,7 +93,27 @@ pub trait ResourceBehavior: Send + Sync {
 
 /// Every type the local cloud serves, by lowercase ARM type.
 pub fn all() -> BTreeMap<String, Arc<dyn ResourceBehavior>> {
-    let types: Vec<Arc<dyn ResourceBehavior>> = vec![Arc::new(resource_group::ResourceGroup)];
+    let types: Vec<Arc<dyn ResourceBehavior>> = vec![
+        Arc::new(resource_group::ResourceGroup),
+        Arc::new(user_assigned_identity::UserAssignedIdentity),
+        Arc::new(role_assignment::RoleAssignment),
+        Arc::new(managed_cluster::ManagedCluster),
+        Arc::new(agent_pool::AgentPool),
+        Arc::new(container_registry::ContainerRegistry),
+        Arc::new(container_registry_replication::ContainerRegistryReplication),
+        Arc::new(log_analytics_workspace::LogAnalyticsWorkspace),
+        Arc::new(bastion_host::BastionHost),
+        Arc::new(private_dns_zone::PrivateDnsZone),
+        Arc::new(private_dns_zone_virtual_network_link::PrivateDnsZoneVirtualNetworkLink),
+        Arc::new(private_endpoint::PrivateEndpoint),
+        Arc::new(private_endpoint::PrivateDnsZoneGroup),
+        Arc::new(public_ip::PublicIp),
+        Arc::new(subnet::Subnet),
+        Arc::new(virtual_network::VirtualNetwork),
+        Arc::new(virtual_network_peering::VirtualNetworkPeering),
+        Arc::new(application_gateway::ApplicationGateway),
+        Arc::new(key_vault::KeyVault),
+    ];
     types
         .into_iter()
         .map(|t| (t.arm_type().to_ascii_lowercase(), t))

@@ -9,6 +9,7 @@
 
 pub mod arm;
 pub mod auth;
+pub mod checks;
 pub mod resources;
 
 use std::collections::BTreeMap;
@@ -16,8 +17,8 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use mesh_engine::provider::{
-    ApplyRequest, AttrType, AttributeSchema, BlockSchema, PlanRequest, PlannedChange, Presence,
-    Provider, ProviderError, ProviderSchema, ReadRequest,
+    ApplyRequest, AttrType, AttributeSchema, BlockSchema, PlanFinding, PlanRequest, PlannedChange,
+    PlannedResource, Presence, Provider, ProviderError, ProviderSchema, ReadRequest,
 };
 use mesh_engine::value::Value;
 
@@ -145,6 +146,10 @@ impl Provider for AzureProvider {
                 "unknown Azure resource type {resource_type}"
             ))],
         }
+    }
+
+    fn check_plan(&self, resources: &[PlannedResource]) -> Vec<PlanFinding> {
+        checks::check(resources)
     }
 
     async fn plan(&self, request: PlanRequest) -> Result<PlannedChange, ProviderError> {

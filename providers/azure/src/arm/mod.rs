@@ -5,7 +5,10 @@
 //! operations, and retrying throttled or failed requests. Resource types never build HTTP
 //! requests themselves.
 
+mod data_plane;
 mod error;
+mod lro;
+mod retry;
 
 use std::sync::Arc;
 
@@ -14,6 +17,7 @@ use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ArmError;
+pub use retry::RetryPolicy;
 
 /// Supplies bearer tokens for a scope (`https://management.azure.com/.default`).
 #[async_trait]
@@ -50,6 +54,7 @@ pub struct ArmConfig {
 pub struct ArmClient {
     http: reqwest::Client,
     config: ArmConfig,
+    policy: RetryPolicy,
 }
 
 /// An HTTP method, for [`ArmClient::request`].
@@ -67,14 +72,42 @@ pub enum Method {
     Post,
 }
 
+impl Method {
+    fn as_reqwest(self) -> reqwest::Method {
+        match self {
+            Method::Get => reqwest::Method::GET,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+            Method::Post => reqwest::Method::POST,
+        }
+    }
+}
+
 impl ArmClient {
-    /// A client for the given endpoint and credentials.
+    /// A client for the given endpoint and credentials, with the default [`RetryPolicy`].
     pub fn new(config: ArmConfig) -> Result<ArmClient, ArmError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("mesh/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| ArmError::transport(format!("cannot build the HTTP client: {e}")))?;
-        Ok(ArmClient { http, config })
+        Ok(ArmClient {
+            http,
+            config,
+            policy: RetryPolicy::default(),
+        })
+    }
+
+    /// The same client with another retry and polling policy.
+    pub fn with_policy(mut self, policy: RetryPolicy) -> ArmClient {
+        self.policy = policy;
+        self
+    }
+
+    /// The retry and polling policy.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
     }
 
     /// The subscription.
@@ -108,11 +141,12 @@ impl ArmClient {
         {
             Ok(body) => Ok(Some(body)),
             Err(e) if e.status == 404 => Ok(None),
-            Err(e) => Err(e),
+            Err(e) => Err(e.with_resource(id)),
         }
     }
 
-    /// PUT a resource and wait for it to finish provisioning; returns the final resource.
+    /// PUT a resource and wait for it to finish provisioning; returns the final resource (read
+    /// with a GET once the operation is over).
     pub async fn put(
         &self,
         id: &str,
@@ -121,17 +155,12 @@ impl ArmClient {
         cancel: &CancellationToken,
     ) -> Result<Json, ArmError> {
         self.request(Method::Put, &self.url(id, api_version), Some(body), cancel)
-            .await?;
-        self.get(id, api_version, cancel).await?.ok_or_else(|| {
-            ArmError::new(
-                404,
-                "ResourceNotFound",
-                format!("{id} was not found after it was created"),
-            )
-        })
+            .await
+            .map_err(|e| e.with_resource(id))
     }
 
-    /// PATCH a resource (tags and the few properties ARM lets PATCH change).
+    /// PATCH a resource (tags and the few properties ARM lets PATCH change) and wait for it;
+    /// returns the final resource.
     pub async fn patch(
         &self,
         id: &str,
@@ -145,14 +174,8 @@ impl ArmClient {
             Some(body),
             cancel,
         )
-        .await?;
-        self.get(id, api_version, cancel).await?.ok_or_else(|| {
-            ArmError::new(
-                404,
-                "ResourceNotFound",
-                format!("{id} was not found after it was updated"),
-            )
-        })
+        .await
+        .map_err(|e| e.with_resource(id))
     }
 
     /// DELETE a resource and wait until it is gone; a resource already gone is success.
@@ -168,11 +191,12 @@ impl ArmClient {
         {
             Ok(_) => Ok(()),
             Err(e) if e.status == 404 => Ok(()),
-            Err(e) => Err(e),
+            Err(e) => Err(e.with_resource(id)),
         }
     }
 
-    /// POST an action such as `listClusterAdminCredential`; returns the response body.
+    /// POST an action such as `listClusterAdminCredential`; returns the response body (or, for
+    /// a long-running action, its final result).
     pub async fn post(
         &self,
         id_and_action: &str,
@@ -187,10 +211,14 @@ impl ArmClient {
             cancel,
         )
         .await
+        .map_err(|e| e.with_resource(id_and_action))
     }
 
-    /// One request with the bearer token; ARM error bodies become [`ArmError`]s.
-    /// Long-running operations and retries are followed here too (see the submodules).
+    /// One ARM operation on a full URL (with its `api-version`): the bearer token, retries
+    /// (see [`RetryPolicy`]), and the long-running operation followed to its end. Returns, for
+    /// GET, the body; for PUT/PATCH, the resource read back once provisioned; for POST, the
+    /// action's result; for DELETE, null. Error statuses become [`ArmError`]s with ARM's code
+    /// and message (a 404 keeps status 404).
     pub async fn request(
         &self,
         method: Method,
@@ -198,36 +226,15 @@ impl ArmClient {
         body: Option<&Json>,
         cancel: &CancellationToken,
     ) -> Result<Json, ArmError> {
-        let token = self.config.credential.token(&self.config.scope).await?;
-        let builder = match method {
-            Method::Get => self.http.get(url),
-            Method::Put => self.http.put(url),
-            Method::Patch => self.http.patch(url),
-            Method::Delete => self.http.delete(url),
-            Method::Post => self.http.post(url),
-        };
-        let mut builder = builder.bearer_auth(token);
-        if let Some(body) = body {
-            builder = builder.json(body);
+        let reply = self
+            .send(method, url, body, &self.config.scope, cancel)
+            .await?;
+        if reply.status >= 400 {
+            return Err(reply.error());
         }
-        let send = builder.send();
-        let response = tokio::select! {
-            r = send => r.map_err(|e| ArmError::transport(e.to_string()))?,
-            _ = cancel.cancelled() => return Err(ArmError::cancelled()),
-        };
-        let status = response.status().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| ArmError::transport(e.to_string()))?;
-        let json: Json = if text.trim().is_empty() {
-            Json::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Json::String(text))
-        };
-        if status >= 400 {
-            return Err(ArmError::from_body(status, &json));
+        if method == Method::Get {
+            return Ok(reply.body);
         }
-        Ok(json)
+        self.follow(method, url, reply, cancel).await
     }
 }

@@ -5,7 +5,27 @@
 //! are generic ([`arm_create`], [`arm_read`], ...) unless a type needs more (the Key Vault
 //! data plane, AKS credentials).
 
+pub mod application_gateway;
+pub mod bastion_host;
+pub mod container_registry;
+pub mod container_registry_replication;
+pub mod generic_resource;
+pub mod key_vault;
+pub mod key_vault_certificate;
+pub mod key_vault_secret;
+pub mod kubernetes_cluster;
+pub mod kubernetes_node_pool;
+pub mod log_analytics_workspace;
+pub mod private_dns_zone;
+pub mod private_dns_zone_virtual_network_link;
+pub mod private_endpoint;
+pub mod public_ip;
 pub mod resource_group;
+pub mod role_assignment;
+pub mod subnet;
+pub mod user_assigned_identity;
+pub mod virtual_network;
+pub mod virtual_network_peering;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -172,7 +192,29 @@ pub async fn arm_delete<T: AzureResourceType + ?Sized>(
 
 /// Every resource type, by name.
 pub fn all() -> BTreeMap<&'static str, Arc<dyn AzureResourceType>> {
-    let types: Vec<Arc<dyn AzureResourceType>> = vec![Arc::new(resource_group::ResourceGroup)];
+    let types: Vec<Arc<dyn AzureResourceType>> = vec![
+        Arc::new(resource_group::ResourceGroup),
+        Arc::new(user_assigned_identity::UserAssignedIdentity),
+        Arc::new(role_assignment::RoleAssignment),
+        Arc::new(kubernetes_cluster::KubernetesCluster),
+        Arc::new(kubernetes_node_pool::KubernetesNodePool),
+        Arc::new(container_registry::ContainerRegistry),
+        Arc::new(container_registry_replication::ContainerRegistryReplication),
+        Arc::new(log_analytics_workspace::LogAnalyticsWorkspace),
+        Arc::new(generic_resource::GenericResource),
+        Arc::new(bastion_host::BastionHost),
+        Arc::new(private_dns_zone::PrivateDnsZone),
+        Arc::new(private_dns_zone_virtual_network_link::PrivateDnsZoneVirtualNetworkLink),
+        Arc::new(private_endpoint::PrivateEndpoint),
+        Arc::new(public_ip::PublicIp),
+        Arc::new(subnet::Subnet),
+        Arc::new(virtual_network::VirtualNetwork),
+        Arc::new(virtual_network_peering::VirtualNetworkPeering),
+        Arc::new(application_gateway::ApplicationGateway),
+        Arc::new(key_vault::KeyVault),
+        Arc::new(key_vault_certificate::KeyVaultCertificate),
+        Arc::new(key_vault_secret::KeyVaultSecret),
+    ];
     types.into_iter().map(|t| (t.name(), t)).collect()
 }
 

@@ -1,0 +1,438 @@
+//! The HTTP server: binds loopback, runs every request through authentication, api-version,
+//! throttling and fault injection, then hands it to [`crate::arm`] or [`crate::keyvault`];
+//! plus the `/_admin` endpoints tests and `mesh local` use.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value as Json};
+use tokio_util::sync::CancellationToken;
+
+use crate::arm::{Ctx, Types};
+use crate::limits::{Admission, Buckets, Draw, Fault, FaultState};
+use crate::model::ArmId;
+use crate::options::{EmulatorError, Faults, LocalCloudOptions, Throttle};
+use crate::reply::Reply;
+use crate::store::{now, Cloud, Persist};
+use crate::types::ResourceBehavior;
+
+/// A running local cloud on `127.0.0.1`. Dropping it stops the server too; [`shutdown`]
+/// waits for it.
+///
+/// [`shutdown`]: LocalCloud::shutdown
+pub struct LocalCloud {
+    url: String,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+struct Shared {
+    cloud: Mutex<Cloud>,
+    types: Types,
+    base_url: String,
+    time_factor: f64,
+    persist: Persist,
+    faults: Mutex<FaultState>,
+    throttle: Mutex<Option<Buckets>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl LocalCloud {
+    /// The subscription the local cloud is meant to be used with (any other works too).
+    pub const SUBSCRIPTION_ID: &'static str = "00000000-0000-0000-0000-000000000000";
+
+    /// Start on a free loopback port, on the current tokio runtime.
+    pub async fn start(options: LocalCloudOptions) -> Result<LocalCloud, EmulatorError> {
+        LocalCloud::start_on_port(options, 0).await
+    }
+
+    /// Start on `127.0.0.1:port` (0: any free port).
+    pub async fn start_on_port(
+        options: LocalCloudOptions,
+        port: u16,
+    ) -> Result<LocalCloud, EmulatorError> {
+        LocalCloud::start_with_types(options, port, Vec::new()).await
+    }
+
+    /// Start with behaviours of more ARM types besides [`crate::types::all`] (a behaviour for
+    /// a type already there replaces it): for tests of ARM semantics with ad-hoc types.
+    pub async fn start_with_types(
+        options: LocalCloudOptions,
+        port: u16,
+        extra_types: Vec<Arc<dyn ResourceBehavior>>,
+    ) -> Result<LocalCloud, EmulatorError> {
+        let mut types = crate::types::all();
+        for t in extra_types {
+            types.insert(t.arm_type().to_ascii_lowercase(), t);
+        }
+        let persist = Persist::new(options.data_dir.as_deref())?;
+        let cloud = persist.load()?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|source| EmulatorError::Bind { port, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind { port, source })?;
+        let url = format!("http://{addr}");
+        let shared = Arc::new(Shared {
+            cloud: Mutex::new(cloud),
+            types,
+            base_url: url.clone(),
+            time_factor: options.time_factor.max(0.0),
+            persist,
+            faults: Mutex::new(FaultState::new(options.faults)),
+            throttle: Mutex::new(options.throttle.map(Buckets::new)),
+        });
+        let app = Router::new()
+            .route("/_admin/resources", get(admin_resources))
+            .route("/_admin/reset", post(admin_reset))
+            .route("/_admin/faults", get(get_faults).post(set_faults))
+            .route("/_admin/throttle", get(get_throttle).post(set_throttle))
+            .fallback(serve)
+            .with_state(shared.clone());
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+        });
+        Ok(LocalCloud {
+            url,
+            shared,
+            cancel,
+            task: Some(task),
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Every stored resource ID (original case), sorted.
+    pub fn resource_ids(&self) -> Vec<String> {
+        let mut cloud = lock(&self.shared.cloud);
+        cloud.settle(now());
+        let _ = self.shared.persist.save(&mut cloud);
+        let mut ids: Vec<String> = cloud
+            .resources
+            .values()
+            .map(|e| e.resource.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Replace the injected faults (the random sequence restarts from their seed).
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = FaultState::new(faults);
+    }
+
+    /// Turn throttling on with fresh buckets, or off.
+    pub fn set_throttle(&self, throttle: Option<Throttle>) {
+        *lock(&self.shared.throttle) = throttle.map(Buckets::new);
+    }
+
+    /// Stop serving and wait (a few seconds at most) for open requests to finish.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(std::time::Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        let mut cloud = lock(&self.shared.cloud);
+        cloud.settle(now());
+        let _ = self.shared.persist.save(&mut cloud);
+    }
+}
+
+impl Drop for LocalCloud {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn into_response(reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
+        Some(body) => (status, axum::Json(body)).into_response(),
+        None => status.into_response(),
+    };
+    for (name, value) in reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::try_from(name),
+            HeaderValue::try_from(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+/// A body that fails at once: the client sees the connection break off mid-response.
+struct Broken;
+
+impl http_body::Body for Broken {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection dropped (injected fault)",
+        ))))
+    }
+}
+
+fn fault_reply(fault: Fault, retry_after_ms: u64) -> Response {
+    let wait = retry_after_ms as f64 / 1000.0;
+    let reply = match fault {
+        Fault::Throttle => Reply::json(429, json!({"error": {"code": "TooManyRequests", "message": "Too many requests (injected fault). Retry after the time in the Retry-After header."}})).retry_after(wait),
+        Fault::ServerError => Reply::json(500, json!({"error": {"code": "InternalServerError", "message": "Encountered internal server error (injected fault)."}})),
+        Fault::Unavailable => Reply::json(503, json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable (injected fault)."}})).retry_after(wait),
+        Fault::Drop => {
+            return Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(Body::new(Broken))
+                .unwrap_or_default()
+        }
+    };
+    into_response(reply)
+}
+
+fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        k.eq_ignore_ascii_case(name).then_some(v)
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "))
+}
+
+async fn serve(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let is_arm = parts[0].eq_ignore_ascii_case("subscriptions");
+    let is_kv = parts[0] == "keyvault";
+    if !is_arm && !is_kv {
+        return into_response(Reply::json(
+            404,
+            json!({"error": {"code": "NotFound", "message": format!("The local cloud does not serve {path}.")}}),
+        ));
+    }
+    let draw: Draw = lock(&shared.faults).draw(method.as_str(), &path);
+    if let Some(delay) = draw.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(fault) = draw.fault {
+        let retry = lock(&shared.faults).faults().retry_after_ms;
+        return with_request_id(fault_reply(fault, retry));
+    }
+    let reply = if is_arm {
+        serve_arm(&shared, &method, &uri, &headers, &parts, &body)
+    } else {
+        serve_keyvault(&shared, &method, &uri, &headers, &parts[1..], &body)
+    };
+    with_request_id(into_response(reply))
+}
+
+fn with_request_id(mut response: Response) -> Response {
+    if let Ok(v) = HeaderValue::try_from(uuid::Uuid::new_v4().to_string()) {
+        response.headers_mut().insert("x-ms-request-id", v);
+    }
+    response
+}
+
+fn serve_arm(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    parts: &[&str],
+    body: &[u8],
+) -> Reply {
+    if !bearer(headers) {
+        return Reply::json(401, json!({"error": {"code": "AuthenticationFailed", "message": "Authentication failed. The 'Authorization' header is missing."}}))
+            .header("WWW-Authenticate", format!("Bearer authorization_uri=\"https://login.microsoftonline.com/{}\", error=\"invalid_token\"", crate::arm::TENANT_ID));
+    }
+    let Some(api_version) = query_param(uri, "api-version").filter(|v| !v.is_empty()) else {
+        return Reply::json(
+            400,
+            json!({"error": {"code": "MissingApiVersionParameter", "message": "The api-version query parameter (?api-version=) is required for all requests."}}),
+        );
+    };
+    let write = !matches!(*method, Method::GET | Method::HEAD);
+    let subscription = parts.get(1).copied().unwrap_or_default();
+    let now = now();
+    let admitted = lock(&shared.throttle)
+        .as_mut()
+        .map(|b| b.take(subscription, write, now));
+    let remaining_header = if write {
+        "x-ms-ratelimit-remaining-subscription-writes"
+    } else {
+        "x-ms-ratelimit-remaining-subscription-reads"
+    };
+    let remaining = match admitted {
+        Some(Admission::Throttled(wait)) => {
+            let kind = if write { "write" } else { "read" };
+            return Reply::json(429, json!({"error": {"code": "SubscriptionRequestsThrottled", "message": format!("Number of '{kind}' requests for subscription '{subscription}' exceeded. Please try again after '{}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling", wait.ceil() as u64)}}))
+                .retry_after(wait)
+                .header(remaining_header, "0");
+        }
+        Some(Admission::Admitted(left)) => Some(left),
+        None => None,
+    };
+    let fail_operation = write
+        && matches!(*method, Method::PUT | Method::PATCH | Method::DELETE)
+        && lock(&shared.faults).fail_operation(method.as_str(), uri.path());
+    let reply = {
+        let mut cloud = lock(&shared.cloud);
+        cloud.settle(now);
+        let mut ctx = Ctx {
+            cloud: &mut cloud,
+            types: &shared.types,
+            base_url: &shared.base_url,
+            time_factor: shared.time_factor,
+            now,
+            api_version,
+            fail_operation,
+        };
+        let reply = crate::arm::handle(&mut ctx, method.as_str(), uri.path(), body);
+        match shared.persist.save(&mut cloud) {
+            Ok(()) => reply,
+            Err(e) => Reply::json(
+                500,
+                json!({"error": {"code": "InternalServerError", "message": format!("The local cloud cannot save its data: {e}")}}),
+            ),
+        }
+    };
+    match remaining {
+        Some(left) => reply.header(remaining_header, left.to_string()),
+        None => reply,
+    }
+}
+
+fn serve_keyvault(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    parts: &[&str],
+    body: &[u8],
+) -> Reply {
+    if !bearer(headers) {
+        return crate::keyvault::challenge();
+    }
+    if query_param(uri, "api-version").is_none_or(str::is_empty) {
+        return Reply::json(
+            400,
+            json!({"error": {"code": "BadParameter", "message": "The request URI must carry an api-version (e.g. ?api-version=7.5)."}}),
+        );
+    }
+    let now = now();
+    let mut cloud = lock(&shared.cloud);
+    cloud.settle(now);
+    let reply = crate::keyvault::handle(
+        &mut cloud,
+        &shared.base_url,
+        now,
+        method.as_str(),
+        parts,
+        body,
+    );
+    match shared.persist.save(&mut cloud) {
+        Ok(()) => reply,
+        Err(e) => Reply::json(
+            500,
+            json!({"error": {"code": "InternalError", "message": format!("The local cloud cannot save its data: {e}")}}),
+        ),
+    }
+}
+
+async fn admin_resources(State(shared): State<Arc<Shared>>) -> Response {
+    let mut cloud = lock(&shared.cloud);
+    cloud.settle(now());
+    let _ = shared.persist.save(&mut cloud);
+    let resources: Vec<Json> = cloud
+        .resources
+        .iter()
+        .map(|(k, e)| {
+            json!({
+                "id": e.resource.id,
+                "type": ArmId::parse(k).map(|id| id.arm_type()).unwrap_or_default(),
+                "provisioningState": e.resource.body.pointer("/properties/provisioningState"),
+            })
+        })
+        .collect();
+    axum::Json(json!({ "resources": resources })).into_response()
+}
+
+async fn admin_reset(State(shared): State<Arc<Shared>>) -> Response {
+    let mut cloud = lock(&shared.cloud);
+    cloud.clear();
+    match shared.persist.save(&mut cloud) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn get_faults(State(shared): State<Arc<Shared>>) -> Response {
+    let state = lock(&shared.faults);
+    axum::Json(json!({"faults": state.faults(), "injected": state.injected()})).into_response()
+}
+
+async fn set_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(faults) => {
+            *lock(&shared.faults) = FaultState::new(faults);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("invalid faults: {e}")).into_response(),
+    }
+}
+
+async fn get_throttle(State(shared): State<Arc<Shared>>) -> Response {
+    let config = lock(&shared.throttle).as_ref().map(|b| b.config().clone());
+    axum::Json(json!({ "throttle": config })).into_response()
+}
+
+async fn set_throttle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Option<Throttle>>(&body) {
+        Ok(t) => {
+            *lock(&shared.throttle) = t.map(Buckets::new);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("invalid throttle: {e}")).into_response(),
+    }
+}
