@@ -143,6 +143,9 @@ async fn start_embedded() -> Result<String, String> {
         .await
         .map_err(|e| format!("cannot start the local cloud: {e}"))?;
     let url = cloud.url();
+    if let Some(old) = cloud.moved_from() {
+        eprintln!("Note: the local cloud's port was taken ({old}); it now serves on {url}. URLs it handed out before (Key Vault URIs) changed.");
+    }
     *EMBEDDED.lock().unwrap_or_else(|e| e.into_inner()) = Some(cloud);
     Ok(url)
 }

@@ -12,6 +12,7 @@ pub mod arm;
 pub mod keyvault;
 mod limits;
 pub mod model;
+mod operations;
 mod options;
 mod pem;
 pub mod reply;

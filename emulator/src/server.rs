@@ -31,6 +31,45 @@ pub struct LocalCloud {
     shared: Arc<Shared>,
     cancel: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
+    moved_from: Option<String>,
+}
+
+/// Bind the listener. An explicit port is used as is. Otherwise a persisted cloud keeps its
+/// port across runs (its stored URLs name it): the port it used last, or for a new data
+/// directory one derived from the directory's path (20000-29999, below the usual ephemeral
+/// range), then any free port.
+async fn bind(
+    port: u16,
+    previous: Option<u16>,
+    data_dir: Option<&std::path::Path>,
+) -> Result<tokio::net::TcpListener, EmulatorError> {
+    let mut candidates: Vec<u16> = Vec::new();
+    if port == 0 {
+        if let Some(dir) = data_dir {
+            candidates.extend(previous);
+            let path = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            // FNV-1a: stable across builds, unlike std's hasher.
+            let hash = path
+                .to_string_lossy()
+                .bytes()
+                .fold(0xcbf29ce484222325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+                });
+            candidates.extend((0..8).map(|i| 20000 + ((hash + i) % 10000) as u16));
+        }
+    }
+    candidates.push(port);
+    let mut last = None;
+    for candidate in candidates {
+        match tokio::net::TcpListener::bind(("127.0.0.1", candidate)).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(EmulatorError::Bind {
+        port,
+        source: last.unwrap_or_else(|| std::io::Error::other("no port to bind")),
+    })
 }
 
 struct Shared {
@@ -76,14 +115,23 @@ impl LocalCloud {
             types.insert(t.arm_type().to_ascii_lowercase(), t);
         }
         let persist = Persist::new(options.data_dir.as_deref())?;
-        let cloud = persist.load()?;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|source| EmulatorError::Bind { port, source })?;
+        let mut cloud = persist.load()?;
+        let listener = bind(port, cloud.port, options.data_dir.as_deref()).await?;
         let addr = listener
             .local_addr()
             .map_err(|source| EmulatorError::Bind { port, source })?;
         let url = format!("http://{addr}");
+        let mut moved_from = None;
+        if let Some(old) = cloud.port.filter(|old| *old != addr.port()) {
+            let old_url = format!("http://127.0.0.1:{old}");
+            cloud.rewrite_urls(&old_url, &url);
+            moved_from = Some(old_url);
+        }
+        if options.data_dir.is_some() && cloud.port != Some(addr.port()) {
+            cloud.port = Some(addr.port());
+            cloud.dirty = true;
+            persist.save(&mut cloud)?;
+        }
         let shared = Arc::new(Shared {
             cloud: Mutex::new(cloud),
             types,
@@ -112,7 +160,14 @@ impl LocalCloud {
             shared,
             cancel,
             task: Some(task),
+            moved_from,
         })
+    }
+
+    /// The URL the persisted cloud was served on before, when its port was taken and it had
+    /// to move (stored URLs were rewritten; clients that kept the old ones must refresh).
+    pub fn moved_from(&self) -> Option<&str> {
+        self.moved_from.as_deref()
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.

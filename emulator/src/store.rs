@@ -113,6 +113,10 @@ pub struct Cloud {
     pub operations: BTreeMap<String, Operation>,
     /// Key Vault contents by lowercase vault name.
     pub vaults: BTreeMap<String, VaultData>,
+    /// The port last served on: URLs in stored resources (a vault's URI) name it, so a
+    /// persisted cloud comes back on the same port.
+    #[serde(default)]
+    pub port: Option<u16>,
     /// Changed since the last save.
     #[serde(skip)]
     pub dirty: bool,
@@ -250,6 +254,23 @@ impl Cloud {
         })
     }
 
+    /// Replace `from` by `to` in every string of every stored resource (the cloud moved to
+    /// another URL).
+    pub fn rewrite_urls(&mut self, from: &str, to: &str) {
+        fn walk(v: &mut Json, from: &str, to: &str) {
+            match v {
+                Json::String(s) if s.contains(from) => *s = s.replace(from, to),
+                Json::Array(items) => items.iter_mut().for_each(|i| walk(i, from, to)),
+                Json::Object(map) => map.values_mut().for_each(|i| walk(i, from, to)),
+                _ => {}
+            }
+        }
+        for entry in self.resources.values_mut() {
+            walk(&mut entry.resource.body, from, to);
+        }
+        self.dirty = true;
+    }
+
     /// Forget everything.
     pub fn clear(&mut self) {
         self.resources.clear();
@@ -361,6 +382,7 @@ impl Persist {
             "resources": cloud.resources,
             "operations": cloud.operations,
             "vaults": cloud.vaults,
+            "port": cloud.port,
         });
         let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
         let tmp = path.with_extension("json.tmp");

@@ -246,8 +246,12 @@ async fn the_cloud_persists_across_restarts_and_resets() {
     assert_eq!(summary.resource_ids, ids);
     assert_eq!(summary.by_type.get("Test.Widgets/widgets"), Some(&1));
 
-    // A new server on the same data: same resources; the operation goes on where it was.
+    // A new server on the same data: same port, same resources; the operation goes on
+    // where it was.
+    let first_url = c.base.clone();
     let cloud = cloud_with(options.clone()).await;
+    assert_eq!(cloud.url(), first_url, "a persisted cloud keeps its port");
+    assert!(cloud.moved_from().is_none());
     assert_eq!(cloud.resource_ids(), ids);
     let c = Client::new(&cloud);
     assert_eq!(
@@ -271,4 +275,39 @@ async fn the_cloud_persists_across_restarts_and_resets() {
         .unwrap()
         .is_none());
     assert!(!mesh_emulator::reset_data(&dir.path().join("local-cloud")).unwrap());
+}
+
+#[tokio::test]
+async fn a_persisted_cloud_whose_port_is_taken_moves_and_rewrites_its_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LocalCloudOptions {
+        data_dir: Some(dir.path().to_path_buf()),
+        time_factor: 0.0,
+        ..LocalCloudOptions::default()
+    };
+    let cloud = cloud_with(options.clone()).await;
+    let old_url = cloud.url();
+    let c = Client::new(&cloud);
+    c.create(&rg_id("rg"), json!({"location": "westeurope"}))
+        .await;
+    let vault = format!("{}/providers/Microsoft.KeyVault/vaults/kv", rg_id("rg"));
+    let v = c.create(&vault, json!({"location": "westeurope"})).await;
+    assert!(v.body["properties"]["vaultUri"]
+        .as_str()
+        .unwrap()
+        .starts_with(&old_url));
+    cloud.shutdown().await;
+
+    let squatter = std::net::TcpListener::bind(old_url.trim_start_matches("http://")).unwrap();
+    let cloud = cloud_with(options.clone()).await;
+    assert_ne!(cloud.url(), old_url);
+    assert_eq!(cloud.moved_from(), Some(old_url.as_str()));
+    let c = Client::new(&cloud);
+    let v = c.arm("GET", &vault, None).await;
+    assert_eq!(
+        v.body["properties"]["vaultUri"],
+        format!("{}/keyvault/kv/", cloud.url())
+    );
+    cloud.shutdown().await;
+    drop(squatter);
 }

@@ -73,6 +73,9 @@ pub async fn run(command: &LocalCommand) -> CommandResult {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the local cloud: {e}"))?;
             let url = cloud.url();
+            if let Some(old) = cloud.moved_from() {
+                println!("Note: the data was last served on {old}; URLs it handed out before (Key Vault URIs) changed.");
+            }
             announce_server(&dir, &url)?;
             println!("Local cloud listening on {url} (data in {})", dir.display());
             println!("  subscription: {}", LocalCloud::SUBSCRIPTION_ID);

@@ -168,6 +168,21 @@ pub(crate) fn normalize_pool(
     Ok(Json::Object(p))
 }
 
+/// 409 OperationNotAllowed while `resource` (a cluster or a pool) is being created, updated or
+/// deleted: AKS runs one operation at a time per cluster.
+pub(crate) fn cluster_idle(resource: &StoredResource, cluster: &str) -> Result<(), ArmErrorBody> {
+    let state = resource
+        .body
+        .pointer("/properties/provisioningState")
+        .and_then(Json::as_str)
+        .unwrap_or("Succeeded");
+    if matches!(state, "Creating" | "Updating" | "Deleting") {
+        let what = resource.id.rsplit('/').next().unwrap_or_default();
+        return Err(ArmErrorBody::conflict("OperationNotAllowed", format!("Operation is not allowed because there's an in progress operation on '{what}' of managed cluster '{cluster}' (provisioningState {state}). Retry after it completes.")));
+    }
+    Ok(())
+}
+
 /// The virtual networks (keys) the pools of a cluster use: its own profiles and its separate
 /// pools, except `skip` (the pool being written).
 pub(crate) fn cluster_networks(
@@ -230,14 +245,7 @@ impl ResourceBehavior for AgentPool {
         let cluster = cloud.get(&cluster_id).ok_or_else(|| {
             ArmErrorBody::new(404, "ParentResourceNotFound", format!("Can not perform requested operation on nested resource. Parent resource '{}' not found.", cluster_id.name()))
         })?;
-        let state = cluster
-            .body
-            .pointer("/properties/provisioningState")
-            .and_then(Json::as_str)
-            .unwrap_or("Succeeded");
-        if matches!(state, "Creating" | "Updating" | "Deleting") {
-            return Err(ArmErrorBody::conflict("OperationNotAllowed", format!("Operation is not allowed because there's an in progress operation on managed cluster '{}' (provisioningState {state}).", cluster_id.name())));
-        }
+        cluster_idle(cluster, cluster_id.name())?;
         let name = id.name();
         let inline = cluster
             .body
@@ -283,6 +291,18 @@ impl ResourceBehavior for AgentPool {
             p.remove("provisioningState");
         }
         Ok(json!({ "properties": pool }))
+    }
+
+    fn check_delete(
+        &self,
+        cloud: &dyn CloudView,
+        id: &ArmId,
+        _existing: &StoredResource,
+    ) -> Result<(), ArmErrorBody> {
+        match id.parent().and_then(|c| cloud.get(&c).map(|r| (c, r))) {
+            Some((cluster_id, cluster)) => cluster_idle(cluster, cluster_id.name()),
+            None => Ok(()),
+        }
     }
 }
 

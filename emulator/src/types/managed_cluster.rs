@@ -9,7 +9,7 @@
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
 
-use super::agent_pool::{normalize_pool, subnet_network};
+use super::agent_pool::{cluster_idle, normalize_pool, subnet_network};
 use super::subnet::net::{location, same_location, stable_hash, tags};
 use super::user_assigned_identity as uai;
 use super::{CloudView, ResourceBehavior};
@@ -102,6 +102,15 @@ impl ResourceBehavior for ManagedCluster {
         let name = id.name();
         if !valid_label(name, 63, true) {
             return Err(bad(format!("The managed cluster name '{name}' is invalid: use 1-63 letters, digits, hyphens and underscores, starting and ending with a letter or digit.")));
+        }
+        if existing.is_some() {
+            let pools = cloud
+                .children(id)
+                .into_iter()
+                .filter(|c| c.id.to_ascii_lowercase().contains("/agentpools/"));
+            for pool in pools {
+                cluster_idle(pool, name)?;
+            }
         }
         let location = location(&body)?;
         let old = existing.map(|e| &e.body);

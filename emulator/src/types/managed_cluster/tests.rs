@@ -246,3 +246,37 @@ fn admin_kubeconfig() {
         .action(&c, &id(), &stored, "rotateClusterCertificates", None)
         .is_none());
 }
+
+#[test]
+fn one_operation_at_a_time_per_cluster() {
+    let mut c = cloud();
+    let first = put(&c, None, body()).unwrap();
+    let stored = StoredResource {
+        id: id().to_id(),
+        body: first.clone(),
+    };
+    let pool_id = format!("{}/agentPools/user", id().to_id());
+    let mut creating =
+        json!({"properties": {"vmSize": "x", "count": 1, "provisioningState": "Creating"}});
+    c.add(&pool_id, creating.clone());
+    let busy = put(&c, Some(&stored), body()).unwrap_err();
+    assert_eq!(
+        (busy.status, busy.code.as_str()),
+        (409, "OperationNotAllowed")
+    );
+    creating["properties"]["provisioningState"] = json!("Succeeded");
+    c.add(&pool_id, creating.clone());
+    assert!(put(&c, Some(&stored), body()).is_ok());
+    // A pool cannot go while its cluster updates.
+    let mut updating = first;
+    updating["properties"]["provisioningState"] = json!("Updating");
+    c.add(&id().to_id(), updating);
+    let pool = StoredResource {
+        id: pool_id.clone(),
+        body: creating,
+    };
+    let refused = super::super::agent_pool::AgentPool
+        .check_delete(&c, &ArmId::parse(&pool_id).unwrap(), &pool)
+        .unwrap_err();
+    assert_eq!(refused.code, "OperationNotAllowed");
+}

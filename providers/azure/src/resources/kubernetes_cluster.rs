@@ -20,8 +20,8 @@ use super::config::{string, tags};
 use super::generic_resource::values::{
     block, error_at, flag, jstr, map, same_id, strings, tags_state,
 };
-use super::kubernetes_node_pool::{pool, AKS_API_VERSION};
-use super::{arm_put, arm_read, provider_error, AzureResourceType, Context};
+use super::kubernetes_node_pool::{pool, when_idle, AKS_API_VERSION};
+use super::{arm_delete, arm_put, arm_read, provider_error, AzureResourceType, Context};
 use checks::{validate_cluster, CRITICAL_ADDONS_TAINT};
 use mapping::{
     addon_body, addon_state, get_ci, identity_state, mesh_body, mesh_state, network_body,
@@ -505,7 +505,11 @@ impl AzureResourceType for KubernetesCluster {
         _prior: &Value,
         config: &Value,
     ) -> Result<Value, ProviderError> {
-        let state = arm_put(self, ctx, config).await?;
+        let state = when_idle(ctx, || arm_put(self, ctx, config)).await?;
         with_kubeconfig(ctx, state).await
+    }
+
+    async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ProviderError> {
+        when_idle(ctx, || arm_delete(self, ctx, state)).await
     }
 }

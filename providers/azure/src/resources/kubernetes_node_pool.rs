@@ -2,6 +2,10 @@
 //! user pools; the system pool is the cluster's `default_node_pool`). Also home of [`pool`],
 //! the agent-pool mapping both share.
 
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
 use mesh_engine::provider::{
     AttrType, AttributeSchema, BlockSchema, Presence, ProviderError, ResourceSchema,
 };
@@ -10,7 +14,7 @@ use serde_json::{json, Value as Json};
 
 use super::config::string;
 use super::generic_resource::values::{error_at, known, strings};
-use super::AzureResourceType;
+use super::{arm_delete, arm_put, AzureResourceType, Context};
 
 /// The pinned api-version of managedClusters and agentPools.
 pub const AKS_API_VERSION: &str = "2026-08-01";
@@ -185,6 +189,41 @@ pub(crate) mod pool {
     }
 }
 
+/// How long mesh waits for a cluster to finish another operation before giving up.
+const BUSY_LIMIT: Duration = Duration::from_secs(45 * 60);
+
+/// True for ARM's answer while a cluster or one of its pools is busy with another operation.
+fn busy(e: &ProviderError) -> bool {
+    ["OperationNotAllowed:", "AnotherOperationInProgress:"]
+        .iter()
+        .any(|code| e.message.starts_with(code))
+}
+
+/// Run `op`, and run it again while AKS answers that the cluster is busy with another
+/// operation (a pool changing while the cluster updates, or the other way round): AKS allows
+/// one operation at a time per cluster. Waits grow from half a second to 15 s, stop after 45
+/// minutes, and end when the apply is cancelled.
+pub(crate) async fn when_idle<T, F, Fut>(ctx: &Context, mut op: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let start = Instant::now();
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match op().await {
+            Err(e) if busy(&e) && start.elapsed() < BUSY_LIMIT => {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = ctx.cancel.cancelled() => return Err(e),
+                }
+                wait = (wait * 2).min(Duration::from_secs(15));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A list of strings read back: null stays null while ARM reports none.
 fn list_state(config: &Value, name: &str, items: Option<&Json>) -> Value {
     let items: Vec<Value> = items
@@ -211,6 +250,7 @@ pub(crate) fn valid_taint(t: &str) -> bool {
     !key.is_empty() && ["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect)
 }
 
+#[async_trait]
 impl AzureResourceType for KubernetesNodePool {
     fn name(&self) -> &'static str {
         "azure_kubernetes_node_pool"
@@ -314,6 +354,23 @@ impl AzureResourceType for KubernetesNodePool {
         };
         state.set_or_insert("node_labels", labels);
         state
+    }
+
+    async fn create(&self, ctx: &Context, config: &Value) -> Result<Value, ProviderError> {
+        when_idle(ctx, || arm_put(self, ctx, config)).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context,
+        _prior: &Value,
+        config: &Value,
+    ) -> Result<Value, ProviderError> {
+        when_idle(ctx, || arm_put(self, ctx, config)).await
+    }
+
+    async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ProviderError> {
+        when_idle(ctx, || arm_delete(self, ctx, state)).await
     }
 }
 

@@ -248,4 +248,15 @@ pub mod config {
             _ => Value::Map(Default::default()),
         }
     }
+
+    /// Tags for state: what the response says, except that no tags stay `null` when the
+    /// configuration left them unset (so a plan after apply shows no change).
+    pub fn tags_state(config: &Value, response: &Json) -> Value {
+        let tags = tags_from(response);
+        let empty = matches!(&tags, Value::Map(m) if m.is_empty());
+        if empty && config.get("tags").is_none_or(Value::is_null) {
+            return Value::Null;
+        }
+        tags
+    }
 }

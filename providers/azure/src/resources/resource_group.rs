@@ -6,7 +6,7 @@ use mesh_engine::provider::{
 use mesh_engine::value::Value;
 use serde_json::{json, Value as Json};
 
-use super::config::{string, tags, tags_from};
+use super::config::{string, tags, tags_state};
 use super::AzureResourceType;
 
 /// A resource group.
@@ -76,7 +76,7 @@ impl AzureResourceType for ResourceGroup {
         if let Some(location) = response.get("location").and_then(Json::as_str) {
             state.set_or_insert("location", Value::string(location));
         }
-        state.set_or_insert("tags", tags_from(response));
+        state.set_or_insert("tags", tags_state(config, response));
         state
     }
 }

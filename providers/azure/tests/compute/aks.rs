@@ -279,6 +279,21 @@ async fn kubernetes_cluster_and_node_pool_lifecycle() {
     let user = c.update(P, &user, &autoscaled).await.expect("autoscale");
     c.assert_no_op(P, &user, &autoscaled).await;
 
-    c.delete(P, &user).await;
+    // AKS runs one operation per cluster at a time: a pool deleted while the cluster updates
+    // waits for it (the local cloud answers 409 OperationNotAllowed meanwhile).
+    let mut retagged = scaled.clone();
+    retagged.set_or_insert("tags", map(&[("env", "prod")]));
+    let planned = c.plan(T, Some(&updated), &retagged).await.planned;
+    let cluster_update = c.provider.update(c.apply(T, Some(&updated), planned));
+    let pool_delete = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        c.provider
+            .delete(c.apply(P, Some(&user.strip_sensitive()), Value::Null))
+            .await
+    };
+    let (updated, deleted) = tokio::join!(cluster_update, pool_delete);
+    let updated = updated.expect("cluster update");
+    deleted.expect("pool delete after the cluster update");
+    assert!(c.read(P, &user).await.is_none());
     c.delete(T, &updated).await;
 }
