@@ -16,6 +16,7 @@ mod outputs_state;
 mod repetition;
 mod replace;
 mod saved_plans;
+mod seed_topology;
 mod sensitive;
 mod snapshots;
 mod targeting;

@@ -254,9 +254,10 @@ resource "azure_kubernetes_node_pool" "user" {
   mode                  = "User"
   vnet_subnet_id        = local.subnet_ids["User"]
 
-  # A pool is part of its cluster: a new cluster (same ID) needs a new pool.
+  # A pool is part of its cluster: a replaced cluster keeps its ARM ID but not its pools, so
+  # the pool follows an attribute that only a new cluster changes (not, say, a tag update).
   lifecycle {
-    replace_triggered_by = [azure_kubernetes_cluster.this]
+    replace_triggered_by = [azure_kubernetes_cluster.this.kubelet_identity_object_id]
   }
 }
 

@@ -1,0 +1,184 @@
+//! The seed topology (specs/multicluster-istio) on the local cloud: apply creates every
+//! resource, a second plan is empty, a tag change updates in place, a force-new change
+//! replaces, destroy leaves the cloud empty; and the plan-time checks catch the seed's classic
+//! mistakes before anything is created.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::{plan_line, Out, Spec};
+
+/// A copy of specs/multicluster-istio in a fresh directory.
+fn seed() -> Spec {
+    let spec = Spec::new();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/multicluster-istio");
+    copy_dir(&source, spec.path());
+    spec
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read spec dir") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if name == ".mesh" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+/// Run mesh against the embedded local cloud, never a real subscription.
+fn run(spec: &Spec, args: &[&str]) -> Out {
+    let mut cmd: Command = spec.command(args);
+    for var in [
+        "AZURE_SUBSCRIPTION_ID",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("MESH_LOCAL_TIME_FACTOR", "0.001");
+    let output = cmd.output().expect("run mesh");
+    let out = Out {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(!out.all().contains("panicked"), "{}", out.dump());
+    out
+}
+
+fn ok(spec: &Spec, args: &[&str]) -> Out {
+    let out = run(spec, args);
+    assert_eq!(out.code, 0, "mesh {args:?} failed\n{}", out.dump());
+    out
+}
+
+const OWNER_TAGS: &str = "tags={scenario=\"multicluster-istio\",owner=\"platform\"}";
+
+#[test]
+fn the_seed_topology_applies_converges_updates_replaces_and_destroys() {
+    let spec = seed();
+    let applied = ok(&spec, &["apply", "-auto-approve"]);
+    applied.stderr_has("Azure: local cloud at http://127.0.0.1:");
+    let added = spec.addresses().len();
+    assert!(
+        added >= 40,
+        "expected the whole topology, got {added} resources\n{}",
+        applied.dump()
+    );
+    applied.stdout_has(&format!(
+        "Apply complete! Resources: {added} added, 0 changed, 0 destroyed."
+    ));
+    // The local cloud holds at least those (private endpoints' DNS zone groups are child objects).
+    let status = ok(&spec, &["local", "status"]);
+    let held: usize = status
+        .stdout
+        .split(": ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(held >= added, "{}", status.dump());
+
+    // Nothing drifts: normalization of everything the local cloud fills in.
+    ok(&spec, &["plan"]).stdout_has("No changes.");
+
+    // A tag is an in-place update of every tagged resource, applied without replacement.
+    let tagged = ok(&spec, &["plan", "-var", OWNER_TAGS]);
+    tagged
+        .stdout_has("will be updated in place")
+        .lacks("must be replaced");
+    ok(&spec, &["apply", "-auto-approve", "-var", OWNER_TAGS]).stdout_has("0 destroyed.");
+    ok(&spec, &["plan", "-var", OWNER_TAGS]).stdout_has("No changes.");
+    let rg = spec
+        .attrs("azure_resource_group.shared")
+        .expect("shared resource group");
+    assert_eq!(rg["tags"]["owner"], "platform");
+
+    // The node VM size cannot change in place: the clusters (and what hangs off them) are replaced.
+    let module = spec.read("modules/region/main.hcl");
+    spec.write(
+        "modules/region/main.hcl",
+        &module.replacen(
+            "vm_size                      = \"Standard_D4s_v5\"",
+            "vm_size                      = \"Standard_D8s_v5\"",
+            1,
+        ),
+    );
+    let replace = ok(&spec, &["plan", "-var", OWNER_TAGS]);
+    replace
+        .stdout_has("module.region[\"one\"].azure_kubernetes_cluster.this must be replaced")
+        .stdout_has("# forces replacement");
+    ok(&spec, &["apply", "-auto-approve", "-var", OWNER_TAGS]);
+    ok(&spec, &["plan", "-var", OWNER_TAGS]).stdout_has("No changes.");
+    let cluster = spec
+        .attrs("module.region[\"one\"].azure_kubernetes_cluster.this")
+        .expect("cluster");
+    assert_eq!(cluster["default_node_pool"]["vm_size"], "Standard_D8s_v5");
+
+    // Destroy leaves both the state and the local cloud empty.
+    ok(&spec, &["destroy", "-auto-approve", "-var", OWNER_TAGS])
+        .stdout_has(&format!("Destroy complete! Resources: {added} destroyed."));
+    assert!(spec.addresses().is_empty());
+    ok(&spec, &["local", "status"]).stdout_has("0 resources");
+}
+
+#[test]
+fn the_kubeconfig_never_appears_in_output() {
+    let spec = seed();
+    let applied = ok(&spec, &["apply", "-auto-approve"]);
+    let cluster = spec
+        .attrs("module.region[\"one\"].azure_kubernetes_cluster.this")
+        .expect("cluster");
+    let kubeconfig = cluster["kube_admin_config_raw"]
+        .as_str()
+        .expect("kubeconfig in state")
+        .to_string();
+    assert!(kubeconfig.contains("apiVersion"), "{kubeconfig}");
+    let token_line = kubeconfig
+        .lines()
+        .find(|l| l.contains("token"))
+        .unwrap_or("token")
+        .trim()
+        .to_string();
+    let show = ok(&spec, &["show"]);
+    for out in [&applied, &show, &ok(&spec, &["plan", "-var", OWNER_TAGS])] {
+        assert!(
+            !out.all().contains(&token_line),
+            "kubeconfig leaked\n{}",
+            out.dump()
+        );
+    }
+    ok(&spec, &["destroy", "-auto-approve"]);
+}
+
+#[test]
+fn plan_time_checks_catch_overlapping_peered_networks_before_anything_is_created() {
+    let spec = seed();
+    let overlapping = "clusters={one={location=\"westeurope\",address_space=\"10.0.0.0/16\",system_subnet=\"10.0.0.0/20\",user_subnet=\"10.0.16.0/20\",gateway_subnet=\"10.0.32.0/24\",bastion_subnet=\"10.0.33.0/26\",endpoints=\"10.0.34.0/24\"},two={location=\"eastus\",address_space=\"10.0.0.0/16\",system_subnet=\"10.0.0.0/20\",user_subnet=\"10.0.16.0/20\",gateway_subnet=\"10.0.32.0/24\",bastion_subnet=\"10.0.33.0/26\",endpoints=\"10.0.34.0/24\"}}";
+    let out = run(&spec, &["plan", "-var", overlapping]);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    out.stderr_has("address spaces overlap")
+        .stderr_has("main.hcl line");
+    assert!(spec.addresses().is_empty());
+    ok(&spec, &["local", "status"]).stdout_has("0 resources");
+    // The same spec with distinct ranges plans cleanly.
+    ok(&spec, &["plan"]).stdout_has(&plan_line(41, 0, 0));
+}
+
+#[test]
+fn plan_time_checks_catch_a_small_bastion_subnet() {
+    let spec = seed();
+    let small = "clusters={one={location=\"westeurope\",address_space=\"10.0.0.0/16\",system_subnet=\"10.0.0.0/20\",user_subnet=\"10.0.16.0/20\",gateway_subnet=\"10.0.32.0/24\",bastion_subnet=\"10.0.33.0/27\",endpoints=\"10.0.34.0/24\"},two={location=\"eastus\",address_space=\"10.1.0.0/16\",system_subnet=\"10.1.0.0/20\",user_subnet=\"10.1.16.0/20\",gateway_subnet=\"10.1.32.0/24\",bastion_subnet=\"10.1.33.0/26\",endpoints=\"10.1.34.0/24\"}}";
+    let out = run(&spec, &["plan", "-var", small]);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    out.stderr_has("/26");
+}
