@@ -5,7 +5,9 @@ use std::path::Path;
 
 #[test]
 fn docs_azure_lists_every_type_with_its_api_version() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/azure.md")).expect("docs/azure.md");
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/azure.md"))
+            .expect("docs/azure.md");
     let mut missing = Vec::new();
     for (name, ty) in mesh_provider_azure::resources::all() {
         let row = format!("| `{name}` | {} | {} |", ty.arm_type(), ty.api_version());
@@ -13,5 +15,9 @@ fn docs_azure_lists_every_type_with_its_api_version() {
             missing.push(row);
         }
     }
-    assert!(missing.is_empty(), "docs/azure.md lacks these table rows:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "docs/azure.md lacks these table rows:\n{}",
+        missing.join("\n")
+    );
 }
