@@ -138,6 +138,7 @@ async fn start_embedded() -> Result<String, String> {
         time_factor: time_factor()?,
         faults: faults()?,
         throttle: Some(Throttle::default()),
+        tls: None,
     };
     let cloud = LocalCloud::start(options)
         .await

@@ -13,6 +13,8 @@ use crate::reply::Reply;
 use crate::store::{Cloud, Entry, OpKind, OpStatus, Operation};
 use crate::types::ResourceBehavior;
 
+mod changes;
+
 /// Resource behaviours by lowercase ARM type.
 pub type Types = BTreeMap<String, Arc<dyn ResourceBehavior>>;
 
@@ -143,7 +145,7 @@ fn list(ctx: &Ctx<'_>, keep: impl Fn(&str, &ArmId) -> bool) -> Reply {
         .resources
         .iter()
         .filter(|(k, _)| ArmId::parse(k).is_some_and(|id| keep(k, &id)))
-        .map(|(_, e)| e.resource.body.clone())
+        .map(|(_, e)| shown(ctx, &e.resource))
         .collect();
     Reply::json(200, json!({ "value": value }))
 }
@@ -175,6 +177,17 @@ fn collection(ctx: &Ctx<'_>, prefix: &str, last: &str) -> Option<Result<Reply>> 
                 k.starts_with(&scope_key)
             }
     })))
+}
+
+/// A stored resource as responses show it now: its type's view.
+pub(crate) fn shown(ctx: &Ctx<'_>, resource: &StoredResource) -> Json {
+    let arm_type = ArmId::parse(&resource.id)
+        .map(|id| id.arm_type().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ctx.types.get(&arm_type) {
+        Some(t) => t.view(&ctx.cloud.view(ctx.base_url), resource),
+        None => resource.body.clone(),
+    }
 }
 
 fn behavior(ctx: &Ctx<'_>, id: &ArmId) -> Result<Arc<dyn ResourceBehavior>> {
@@ -249,7 +262,7 @@ fn get(ctx: &Ctx<'_>, id: &ArmId) -> Result<Json> {
     ctx.cloud
         .resources
         .get(&id.key())
-        .map(|e| e.resource.body.clone())
+        .map(|e| shown(ctx, &e.resource))
         .ok_or_else(|| not_found(id))
 }
 
@@ -327,27 +340,69 @@ fn put(ctx: &mut Ctx<'_>, id: &ArmId, raw: &[u8], patch: bool) -> Result<Reply> 
         let Some(existing) = &existing else {
             return Err(not_found(id));
         };
-        let mut merged = existing.resource.body.clone();
+        // PATCH applies to the resource as it is now (a network's current subnets).
+        let mut merged = shown(ctx, &existing.resource);
         if let Some(tags) = body.as_object_mut().and_then(|b| b.remove("tags")) {
             merged["tags"] = tags;
         }
         merge_patch(&mut merged, &body);
         body = merged;
     }
-    let accepted = {
+    let (accepted, changes) = {
         let view = ctx.cloud.view(ctx.base_url);
-        ty.accept_put(&view, id, existing.as_ref().map(|e| &e.resource), body)?
+        let mut accepted =
+            ty.accept_put(&view, id, existing.as_ref().map(|e| &e.resource), body)?;
+        let changes = ty.changes_after_put(&view, id, &mut accepted)?;
+        (accepted, changes)
     };
+    // Every change is checked before anything is written: the PUT applies whole or not at all.
+    let planned = changes::plan(ctx, id, changes)?;
     let creating = existing.is_none();
     let stored_id = existing
         .as_ref()
         .map(|e| e.resource.id.clone())
         .unwrap_or_else(|| id.to_id());
-    let state = if creating { "Creating" } else { "Updating" };
+    let resource_body = stored_body(&stored_id, id, ty.arm_type(), accepted, creating);
+    let kind = if creating {
+        OpKind::Create
+    } else {
+        OpKind::Update
+    };
+    let mut holds = vec![key.clone()];
+    holds.extend(planned.held_keys());
+    let op = start(ctx, kind, id, &stored_id, holds, ty.provisioning_seconds());
+    let resource = StoredResource {
+        id: stored_id,
+        body: resource_body,
+    };
+    ctx.cloud.resources.insert(
+        key,
+        Entry {
+            resource: resource.clone(),
+            operation: Some(op.clone()),
+        },
+    );
+    planned.apply(ctx.cloud, &op);
+    ctx.cloud.dirty = true;
+    let status = if creating { 201 } else { 200 };
+    Ok(Reply::json(status, shown(ctx, &resource))
+        .header("Azure-AsyncOperation", op_url(ctx, id, "operations", &op))
+        .retry_after(remaining(ctx, &op)))
+}
+
+/// A resource as stored: `id`, `name`, `type`, the accepted fields, and the provisioningState
+/// of a create or an update in progress.
+fn stored_body(
+    stored_id: &str,
+    id: &ArmId,
+    arm_type: &str,
+    accepted: Json,
+    creating: bool,
+) -> Json {
     let mut out = Map::new();
     out.insert("id".into(), json!(stored_id));
     out.insert("name".into(), json!(id.name()));
-    out.insert("type".into(), json!(ty.arm_type()));
+    out.insert("type".into(), json!(arm_type));
     if let Json::Object(fields) = accepted {
         for (k, v) in fields {
             if !matches!(k.as_str(), "id" | "name" | "type") {
@@ -355,36 +410,10 @@ fn put(ctx: &mut Ctx<'_>, id: &ArmId, raw: &[u8], patch: bool) -> Result<Reply> 
             }
         }
     }
-    let mut resource_body = Json::Object(out);
-    crate::store::set_provisioning_state(&mut resource_body, state);
-    let kind = if creating {
-        OpKind::Create
-    } else {
-        OpKind::Update
-    };
-    let op = start(
-        ctx,
-        kind,
-        id,
-        &stored_id,
-        vec![key.clone()],
-        ty.provisioning_seconds(),
-    );
-    ctx.cloud.resources.insert(
-        key,
-        Entry {
-            resource: StoredResource {
-                id: stored_id,
-                body: resource_body.clone(),
-            },
-            operation: Some(op.clone()),
-        },
-    );
-    ctx.cloud.dirty = true;
-    let status = if creating { 201 } else { 200 };
-    Ok(Reply::json(status, resource_body)
-        .header("Azure-AsyncOperation", op_url(ctx, id, "operations", &op))
-        .retry_after(remaining(ctx, &op)))
+    let mut body = Json::Object(out);
+    let state = if creating { "Creating" } else { "Updating" };
+    crate::store::set_provisioning_state(&mut body, state);
+    body
 }
 
 fn start(

@@ -1,16 +1,17 @@
 //! The local cloud: Azure Resource Manager and Key Vault data-plane APIs served on loopback,
 //! so the Azure provider's production code path runs on a machine without an Azure account.
 //!
-//! It owns the HTTP server ([`LocalCloud`]), the stored resources (persisted under `.mesh/`),
-//! ARM semantics (IDs, parents, provisioningState, long-running operations, errors,
-//! throttling, faults), the Key Vault data plane, and one behaviour file per resource type
-//! ([`types`]). It must not know mesh's engine or providers: it is tested, and usable, with
+//! It owns the HTTP server ([`LocalCloud`]; HTTPS with a local CA on request, [`TlsConfig`]),
+//! the stored resources (persisted under `.mesh/`), ARM semantics (IDs, parents,
+//! provisioningState, long-running operations, errors, throttling, faults), the Key Vault data
+//! plane, and one behaviour file per resource type ([`types`]). It must not know mesh's engine or providers: it is tested, and usable, with
 //! any ARM client.
 #![deny(missing_docs)]
 
 pub mod arm;
 pub mod keyvault;
 mod limits;
+mod listener;
 pub mod model;
 mod operations;
 mod options;
@@ -18,13 +19,16 @@ mod pem;
 pub mod reply;
 mod server;
 pub mod store;
+mod tls;
 pub mod types;
+mod urls;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use options::{EmulatorError, Faults, LocalCloudOptions, Throttle};
 pub use server::LocalCloud;
+pub use tls::{serves_https, TlsConfig, CA_FILE, CA_KEY_FILE};
 
 /// What a data directory holds, without starting a server.
 #[derive(Debug, Clone, Default, PartialEq)]

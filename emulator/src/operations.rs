@@ -72,7 +72,7 @@ pub fn operation_result(ctx: &Ctx<'_>, sub: &str, op_id: &str) -> Result<Reply> 
         OpStatus::Canceled => Err(ArmErrorBody::conflict("Canceled", "The operation was canceled: the resource was deleted.")),
         OpStatus::Succeeded if op.kind == OpKind::Delete => Ok(Reply::empty(204)),
         OpStatus::Succeeded => match ctx.cloud.resources.get(&op.resource_key) {
-            Some(e) => Ok(Reply::json(200, e.resource.body.clone())),
+            Some(e) => Ok(Reply::json(200, crate::arm::shown(ctx, &e.resource))),
             None => Ok(Reply::empty(204)),
         },
     }

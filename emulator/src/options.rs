@@ -1,9 +1,11 @@
 //! How a local cloud is started: where it keeps its data, how fast simulated time runs,
-//! throttling, and injected faults.
+//! throttling, injected faults, and HTTPS.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use crate::tls::TlsConfig;
 
 /// Options of [`crate::LocalCloud::start`].
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +19,9 @@ pub struct LocalCloudOptions {
     pub faults: Faults,
     /// ARM-like per-subscription throttling; `None` (the default) turns it off.
     pub throttle: Option<Throttle>,
+    /// Serve HTTPS with certificates from this CA (plain HTTP still works on the same port);
+    /// `None` (the default): plain HTTP only.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for LocalCloudOptions {
@@ -26,6 +31,7 @@ impl Default for LocalCloudOptions {
             time_factor: 0.01,
             faults: Faults::default(),
             throttle: None,
+            tls: None,
         }
     }
 }
@@ -153,6 +159,12 @@ pub enum EmulatorError {
         /// The file.
         path: PathBuf,
         /// What is wrong.
+        message: String,
+    },
+    /// The CA or the server certificate cannot be made or used.
+    #[error("cannot serve HTTPS: {message}")]
+    Tls {
+        /// What is wrong (never key material).
         message: String,
     },
 }

@@ -1,12 +1,16 @@
 //! The HTTP server: binds loopback, runs every request through authentication, api-version,
 //! throttling and fault injection, then hands it to [`crate::arm`] or [`crate::keyvault`];
-//! plus the `/_admin` endpoints tests and `mesh local` use.
+//! plus the `/_admin` endpoints tests and `mesh local` use, and ARM's `/metadata/endpoints`.
+//!
+//! With HTTPS on, the same port also answers plain HTTP. Stored URLs (a vault's URI) name the
+//! canonical base URL (`https://...`); a request on a plain connection sees them, and the
+//! operation URLs in headers, as `http://...`, and the URLs it sends are stored canonical.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,11 +20,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::arm::{Ctx, Types};
 use crate::limits::{Admission, Buckets, Draw, Fault, FaultState};
+use crate::listener::Conn;
 use crate::model::ArmId;
 use crate::options::{EmulatorError, Faults, LocalCloudOptions, Throttle};
 use crate::reply::Reply;
 use crate::store::{now, Cloud, Persist};
 use crate::types::ResourceBehavior;
+use crate::urls::{localize, rebase, to_canonical};
 
 /// A running local cloud on `127.0.0.1`. Dropping it stops the server too; [`shutdown`]
 /// waits for it.
@@ -28,6 +34,8 @@ use crate::types::ResourceBehavior;
 /// [`shutdown`]: LocalCloud::shutdown
 pub struct LocalCloud {
     url: String,
+    plain_url: String,
+    ca_file: Option<std::path::PathBuf>,
     shared: Arc<Shared>,
     cancel: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -75,7 +83,10 @@ async fn bind(
 struct Shared {
     cloud: Mutex<Cloud>,
     types: Types,
+    /// The canonical base URL (stored URLs name it): `https://...` with HTTPS on.
     base_url: String,
+    /// The base URL of plain connections: `http://...`.
+    plain_url: String,
     time_factor: f64,
     persist: Persist,
     faults: Mutex<FaultState>,
@@ -114,28 +125,34 @@ impl LocalCloud {
         for t in extra_types {
             types.insert(t.arm_type().to_ascii_lowercase(), t);
         }
+        let tls = options
+            .tls
+            .as_ref()
+            .map(crate::tls::server_tls)
+            .transpose()?;
         let persist = Persist::new(options.data_dir.as_deref())?;
         let mut cloud = persist.load()?;
         let listener = bind(port, cloud.port, options.data_dir.as_deref()).await?;
         let addr = listener
             .local_addr()
             .map_err(|source| EmulatorError::Bind { port, source })?;
-        let url = format!("http://{addr}");
-        let mut moved_from = None;
-        if let Some(old) = cloud.port.filter(|old| *old != addr.port()) {
-            let old_url = format!("http://127.0.0.1:{old}");
-            cloud.rewrite_urls(&old_url, &url);
-            moved_from = Some(old_url);
-        }
-        if options.data_dir.is_some() && cloud.port != Some(addr.port()) {
+        let plain_url = format!("http://{addr}");
+        let url = match tls {
+            Some(_) => format!("https://{addr}"),
+            None => plain_url.clone(),
+        };
+        let moved_from = rebase(&mut cloud, &url, addr.port());
+        if options.data_dir.is_some() && (cloud.port != Some(addr.port()) || cloud.dirty) {
             cloud.port = Some(addr.port());
             cloud.dirty = true;
             persist.save(&mut cloud)?;
         }
+        let ca_file = tls.as_ref().map(|t| t.ca_file.clone());
         let shared = Arc::new(Shared {
             cloud: Mutex::new(cloud),
             types,
             base_url: url.clone(),
+            plain_url: plain_url.clone(),
             time_factor: options.time_factor.max(0.0),
             persist,
             faults: Mutex::new(FaultState::new(options.faults)),
@@ -150,13 +167,19 @@ impl LocalCloud {
             .with_state(shared.clone());
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
+        let (incoming, accept) =
+            crate::listener::accept_loop(listener, tls.map(|t| t.acceptor), cancel.clone());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
+            let serve = axum::serve(incoming, app.into_make_service_with_connect_info::<Conn>())
+                .with_graceful_shutdown(async move { stop.cancelled().await });
+            // The accept loop ends (closing the port) at once; the server when its open
+            // requests are done.
+            let _ = tokio::join!(accept, serve);
         });
         Ok(LocalCloud {
             url,
+            plain_url,
+            ca_file,
             shared,
             cancel,
             task: Some(task),
@@ -170,9 +193,20 @@ impl LocalCloud {
         self.moved_from.as_deref()
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    /// The base URL, e.g. `http://127.0.0.1:41234`, or `https://127.0.0.1:41234` with HTTPS
+    /// on.
     pub fn url(&self) -> String {
         self.url.clone()
+    }
+
+    /// The plain HTTP base URL (`http://127.0.0.1:PORT`), served with HTTPS on too.
+    pub fn http_url(&self) -> String {
+        self.plain_url.clone()
+    }
+
+    /// The CA certificate (PEM) that HTTPS clients must trust; `None` without HTTPS.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.ca_file.as_deref()
     }
 
     /// Every stored resource ID (original case), sorted.
@@ -291,13 +325,28 @@ fn bearer(headers: &HeaderMap) -> bool {
 
 async fn serve(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // The URL this client knows the cloud by, when it is not the canonical one.
+    let seen_as = (!conn.tls && shared.plain_url != shared.base_url).then_some(&shared.plain_url);
+    let body = match seen_as {
+        Some(here) => to_canonical(body, here, &shared.base_url),
+        None => body,
+    };
     let path = uri.path().to_string();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Clients that append the path to an endpoint ending in "/" send "//metadata/...".
+    if method == Method::GET
+        && parts.len() == 2
+        && parts[0].eq_ignore_ascii_case("metadata")
+        && parts[1].eq_ignore_ascii_case("endpoints")
+    {
+        return metadata_endpoints(&shared, conn, &uri);
+    }
     let is_arm = parts[0].eq_ignore_ascii_case("subscriptions");
     let is_kv = parts[0] == "keyvault";
     if !is_arm && !is_kv {
@@ -318,6 +367,10 @@ async fn serve(
         serve_arm(&shared, &method, &uri, &headers, &parts, &body)
     } else {
         serve_keyvault(&shared, &method, &uri, &headers, &parts[1..], &body)
+    };
+    let reply = match seen_as {
+        Some(here) => localize(reply, &shared.base_url, here),
+        None => reply,
     };
     with_request_id(into_response(reply))
 }
@@ -432,6 +485,25 @@ fn serve_keyvault(
             500,
             json!({"error": {"code": "InternalError", "message": format!("The local cloud cannot save its data: {e}")}}),
         ),
+    }
+}
+
+/// ARM's cloud metadata (no authentication, like ARM's), naming the URL this client used.
+fn metadata_endpoints(shared: &Shared, conn: Conn, uri: &Uri) -> Response {
+    let base = if conn.tls {
+        &shared.base_url
+    } else {
+        &shared.plain_url
+    };
+    let Some(api_version) = query_param(uri, "api-version").filter(|v| !v.is_empty()) else {
+        return into_response(Reply::json(
+            400,
+            json!({"error": {"code": "MissingApiVersionParameter", "message": "The api-version query parameter (?api-version=) is required for all requests."}}),
+        ));
+    };
+    match crate::urls::metadata(base, api_version) {
+        Ok(doc) => axum::Json(doc).into_response(),
+        Err(reply) => into_response(reply),
     }
 }
 

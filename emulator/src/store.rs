@@ -197,18 +197,29 @@ impl Cloud {
                 } else {
                     "Failed"
                 };
+                // The resource and the children its PUT wrote.
                 for key in &op.holds {
                     if let Some(entry) = self.resources.get_mut(key) {
                         if entry.operation.as_deref() == Some(op_id) {
                             entry.operation = None;
-                            if *key == op.resource_key {
-                                set_provisioning_state(&mut entry.resource.body, state);
-                            }
+                            set_provisioning_state(&mut entry.resource.body, state);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Remove a resource and everything below it at once (a child its parent's PUT deletes).
+    pub fn remove_tree(&mut self, key: &str) {
+        let mut keys = vec![key.to_string()];
+        keys.extend(self.descendants(key));
+        for k in keys {
+            if let Some(entry) = self.resources.remove(&k) {
+                self.forget(&k, &entry);
+            }
+        }
+        self.dirty = true;
     }
 
     /// Clean up after a removed resource: cancel its other operations, drop a vault's

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use mesh_emulator::{LocalCloud, LocalCloudOptions, Throttle};
+use mesh_emulator::{LocalCloud, LocalCloudOptions, Throttle, TlsConfig};
 
 use crate::local_cloud::{
     announce_server, data_dir, faults, running_server, time_factor, withdraw_server,
@@ -13,7 +13,9 @@ use crate::workspace::CommandResult;
 /// `mesh local ...`.
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
-    /// Serve the local cloud (ARM and Key Vault APIs, plain HTTP on 127.0.0.1) until Ctrl-C.
+    /// Serve the local cloud (ARM and Key Vault APIs on 127.0.0.1) until Ctrl-C: HTTPS with
+    /// certificates from a CA kept in the data directory (tls/ca.pem), and plain HTTP on the
+    /// same port.
     Serve {
         /// Port to listen on (default: any free port).
         #[arg(long, default_value_t = 0)]
@@ -24,8 +26,11 @@ pub enum LocalCommand {
         /// Simulated latency factor (default: MESH_LOCAL_TIME_FACTOR or 0.01).
         #[arg(long = "time-factor", value_name = "FACTOR")]
         time_factor: Option<f64>,
+        /// Plain HTTP only: no CA, no certificates.
+        #[arg(long)]
+        http: bool,
     },
-    /// Show what the local cloud holds.
+    /// Show whether a server is running on the local cloud's data, and what the data holds.
     Status {
         /// Data directory (default: .mesh/local-cloud in the spec directory).
         #[arg(long = "data-dir", value_name = "DIR")]
@@ -47,6 +52,7 @@ pub async fn run(command: &LocalCommand) -> CommandResult {
             port,
             data_dir: dir,
             time_factor: factor,
+            http,
         } => {
             let dir = data_dir(&base, dir.as_deref());
             if let Some(url) = running_server(&dir) {
@@ -68,20 +74,17 @@ pub async fn run(command: &LocalCommand) -> CommandResult {
                 time_factor: factor,
                 faults: faults().map_err(anyhow::Error::msg)?,
                 throttle: Some(Throttle::default()),
+                tls: (!http).then(|| TlsConfig::in_data_dir(&dir)),
             };
             let cloud = LocalCloud::start_on_port(options, *port)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot start the local cloud: {e}"))?;
-            let url = cloud.url();
             if let Some(old) = cloud.moved_from() {
                 println!("Note: the data was last served on {old}; URLs it handed out before (Key Vault URIs) changed.");
             }
-            announce_server(&dir, &url)?;
-            println!("Local cloud listening on {url} (data in {})", dir.display());
-            println!("  subscription: {}", LocalCloud::SUBSCRIPTION_ID);
-            println!("  ARM endpoint: {url}   Key Vault: {url}/keyvault/{{vault}}/");
-            println!("  any bearer token is accepted; admin: {url}/_admin/resources, /_admin/faults, /_admin/reset");
-            println!("  use it from a spec: provider \"azure\" {{ endpoint = \"{url}\" }}");
+            // mesh's own commands find the server by this (plain HTTP) URL.
+            announce_server(&dir, &cloud.http_url())?;
+            print_serving(&cloud, &dir);
             println!("Press Ctrl-C to stop.");
             let _ = tokio::signal::ctrl_c().await;
             withdraw_server(&dir);
@@ -92,15 +95,13 @@ pub async fn run(command: &LocalCommand) -> CommandResult {
         LocalCommand::Status { data_dir: dir } => {
             let dir = data_dir(&base, dir.as_deref());
             let shown = shown(&base, &dir);
+            print_server_status(&base, &dir).await;
             let Some(summary) = mesh_emulator::inspect_data(&dir)
                 .map_err(|e| anyhow::anyhow!("cannot read the local cloud's data: {e}"))?
             else {
                 println!("No local cloud data in {shown}.");
                 return Ok(0);
             };
-            if let Some(url) = running_server(&dir) {
-                println!("Served by mesh local serve at {url} (this shows the saved data).");
-            }
             let count = summary.resource_ids.len();
             println!(
                 "Local cloud data in {shown}: {count} resource{}.",
@@ -131,6 +132,11 @@ pub async fn run(command: &LocalCommand) -> CommandResult {
                 .map_err(|e| anyhow::anyhow!("cannot delete the local cloud's data: {e}"))?;
             if removed {
                 println!("Deleted the local cloud's data in {shown}.");
+                if TlsConfig::in_data_dir(&dir).ca_file().exists() {
+                    println!(
+                        "Its HTTPS CA (tls/ca.pem) stays, so clients that trust it keep working."
+                    );
+                }
                 let tracked = azure_resources_in_state(&base);
                 if tracked > 0 {
                     println!("Note: the state still lists {tracked} Azure resource instance(s); the next plan will create them again.");
@@ -140,6 +146,60 @@ pub async fn run(command: &LocalCommand) -> CommandResult {
             }
             Ok(0)
         }
+    }
+}
+
+/// What `mesh local serve` prints: where the cloud is and how clients reach it.
+fn print_serving(cloud: &LocalCloud, dir: &std::path::Path) {
+    let url = cloud.url();
+    let plain = cloud.http_url();
+    println!("Local cloud listening on {url} (data in {})", dir.display());
+    println!("  subscription: {}", LocalCloud::SUBSCRIPTION_ID);
+    println!("  ARM endpoint: {url}/   Key Vault: {url}/keyvault/{{vault}}/");
+    println!("  cloud metadata: {url}/metadata/endpoints?api-version=2022-09-01");
+    println!("  any bearer token is accepted; admin: {url}/_admin/resources, /_admin/faults, /_admin/reset");
+    match cloud.ca_file() {
+        Some(ca) => {
+            let ca = ca.display();
+            println!("  HTTPS certificates come from the local CA {ca} (kept across runs: trust it once)");
+            println!("  plain HTTP on the same port: {plain}");
+            println!("Point clients at it:");
+            println!("  mesh (this directory's plan/apply use it by themselves; elsewhere):");
+            println!("    provider \"azure\" {{ endpoint = \"{plain}\" }}");
+            println!("  Azure CLI (Python: REQUESTS_CA_BUNDLE; a signed-in account is needed, any token is accepted):");
+            println!("    export REQUESTS_CA_BUNDLE={ca}");
+            println!("    az cloud register -n meshlocal --endpoint-resource-manager {url}/ && az cloud set -n meshlocal");
+            println!("  SDKs: endpoint {url}, trusting {ca} (SSL_CERT_FILE={ca} for OpenSSL-based clients)");
+        }
+        None => {
+            println!("  plain HTTP only (without --http, HTTPS is served too)");
+            println!("  use it from a spec: provider \"azure\" {{ endpoint = \"{url}\" }}");
+        }
+    }
+}
+
+/// The `mesh local status` lines about a running server.
+async fn print_server_status(base: &std::path::Path, dir: &std::path::Path) {
+    let Some(plain) = running_server(dir) else {
+        println!("No server is running on this data (start one with `mesh local serve`).");
+        return;
+    };
+    let ca = TlsConfig::in_data_dir(dir).ca_file();
+    let addr = plain
+        .strip_prefix("http://")
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok());
+    let https = match addr {
+        Some(addr) => mesh_emulator::serves_https(addr, &ca).await,
+        None => false,
+    };
+    if https {
+        let url = plain.replacen("http://", "https://", 1);
+        println!(
+            "Served by mesh local serve at {plain} (plain HTTP) and {url} (HTTPS, CA {}).",
+            shown(base, &ca)
+        );
+    } else {
+        println!("Served by mesh local serve at {plain} (plain HTTP only).");
     }
 }
 

@@ -183,44 +183,70 @@ pub(crate) fn cluster_idle(resource: &StoredResource, cluster: &str) -> Result<(
     Ok(())
 }
 
-/// The virtual networks (keys) the pools of a cluster use: its own profiles and its separate
-/// pools, except `skip` (the pool being written).
-pub(crate) fn cluster_networks(
-    cloud: &dyn CloudView,
-    cluster: &StoredResource,
-    skip: Option<&str>,
-) -> Vec<String> {
-    let mut subnets: Vec<String> = cluster
+/// The agent pool type.
+pub(crate) const POOLS: &str = "Microsoft.ContainerService/managedClusters/agentPools";
+
+/// The pools of a cluster as its `agentPoolProfiles` show them (`name` and the pool's
+/// properties): its agent pool child resources, then pools stored inline in its body without
+/// a child (clusters stored by an earlier local cloud).
+pub(crate) fn cluster_pools(cloud: &dyn CloudView, cluster: &StoredResource) -> Vec<Json> {
+    let children = ArmId::parse(&cluster.id)
+        .map(|id| cloud.children(&id))
+        .unwrap_or_default();
+    let mut pools: Vec<Json> = children
+        .into_iter()
+        .filter_map(|c| {
+            let id = ArmId::parse(&c.id)?;
+            if !id.arm_type().eq_ignore_ascii_case(POOLS) {
+                return None;
+            }
+            let mut p = Map::new();
+            p.insert("name".into(), json!(id.name()));
+            if let Some(props) = c.body.get("properties").and_then(Json::as_object) {
+                p.extend(props.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Some(Json::Object(p))
+        })
+        .collect();
+    let inline = cluster
         .body
         .pointer("/properties/agentPoolProfiles")
         .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p.get("vnetSubnetID")?.as_str().map(str::to_string))
-                .collect()
-        })
+        .cloned()
         .unwrap_or_default();
-    if let Some(id) = ArmId::parse(&cluster.id) {
-        for child in cloud.children(&id) {
-            if skip.is_some_and(|s| child.id.eq_ignore_ascii_case(s)) {
-                continue;
-            }
-            if let Some(s) = child
-                .body
-                .pointer("/properties/vnetSubnetID")
-                .and_then(Json::as_str)
-            {
-                subnets.push(s.to_string());
-            }
+    for p in inline {
+        let name = p.get("name").and_then(Json::as_str).unwrap_or_default();
+        if !pools.iter().any(|q| pool_named(q, name)) {
+            pools.push(p);
         }
     }
-    let mut nets: Vec<String> = subnets
+    pools
+}
+
+/// True when a pool profile is named `name`.
+pub(crate) fn pool_named(pool: &Json, name: &str) -> bool {
+    pool.get("name").and_then(Json::as_str) == Some(name)
+}
+
+/// The virtual networks (keys) the pools of a cluster other than `skip` use, and whether the
+/// cluster has such other pools.
+fn cluster_networks(
+    cloud: &dyn CloudView,
+    cluster: &StoredResource,
+    skip: &str,
+) -> (Vec<String>, bool) {
+    let others: Vec<Json> = cluster_pools(cloud, cluster)
+        .into_iter()
+        .filter(|p| !pool_named(p, skip))
+        .collect();
+    let mut nets: Vec<String> = others
         .iter()
+        .filter_map(|p| p.get("vnetSubnetID")?.as_str())
         .filter_map(|s| ArmId::parse(s)?.parent().map(|p| p.key()))
         .collect();
     nets.sort();
     nets.dedup();
-    nets
+    (nets, !others.is_empty())
 }
 
 impl ResourceBehavior for AgentPool {
@@ -247,17 +273,6 @@ impl ResourceBehavior for AgentPool {
         })?;
         cluster_idle(cluster, cluster_id.name())?;
         let name = id.name();
-        let inline = cluster
-            .body
-            .pointer("/properties/agentPoolProfiles")
-            .and_then(Json::as_array)
-            .is_some_and(|a| {
-                a.iter()
-                    .any(|p| p.get("name").and_then(Json::as_str) == Some(name))
-            });
-        if inline {
-            return Err(ArmErrorBody::conflict("AgentPoolNameConflict", format!("Agent pool '{name}' is defined in the agentPoolProfiles of managed cluster '{}'; manage it there.", cluster_id.name())));
-        }
         let version = cluster
             .body
             .pointer("/properties/kubernetesVersion")
@@ -271,8 +286,9 @@ impl ResourceBehavior for AgentPool {
         let props = body.get("properties").cloned().unwrap_or(json!({}));
         let old = existing.and_then(|e| e.body.get("properties"));
         let mut pool = normalize_pool(cloud, name, &props, old, version, plugin)?;
-        let networks = cluster_networks(cloud, cluster, Some(&id.to_id()));
+        let (networks, others) = cluster_networks(cloud, cluster, name);
         match pool.get("vnetSubnetID").and_then(Json::as_str) {
+            Some(_) if !others => {}
             Some(subnet) => {
                 let (vnet, _) = subnet_network(cloud, subnet)?;
                 if networks.is_empty() {
@@ -352,16 +368,14 @@ mod tests {
         );
         let missing = put(&c, "user", json!({"vmSize": "Standard_D4s_v5", "count": 2, "vnetSubnetID": subnet("vnet", "Nope")})).unwrap_err();
         assert_eq!(missing.code, "SubnetNotFound");
-        assert_eq!(
-            put(
-                &c,
-                "system",
-                json!({"vmSize": "x", "count": 1, "vnetSubnetID": subnet("vnet", "User")})
-            )
-            .unwrap_err()
-            .status,
-            409
-        );
+        // The cluster's own pool is an agent pool resource too: it can be written directly.
+        let system = put(
+            &c,
+            "system",
+            json!({"vmSize": "x", "count": 1, "mode": "System", "vnetSubnetID": subnet("other", "System")}),
+        )
+        .unwrap();
+        assert_eq!(system["properties"]["count"], json!(1));
         assert_eq!(
             put(&c, "User", json!({"vmSize": "x", "count": 1}))
                 .unwrap_err()

@@ -9,17 +9,31 @@
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
 
-use super::agent_pool::{cluster_idle, normalize_pool, subnet_network};
+use super::agent_pool::{
+    cluster_idle, cluster_pools, normalize_pool, pool_named, subnet_network, POOLS,
+};
 use super::subnet::net::{location, same_location, stable_hash, tags};
 use super::user_assigned_identity as uai;
-use super::{CloudView, ResourceBehavior};
+use super::{Change, CloudView, ResourceBehavior};
 use crate::model::{ArmErrorBody, ArmId, StoredResource};
 use profiles::{addons, identity, managed_identity, network_profile, service_mesh};
 
 mod profiles;
 
-/// Managed clusters.
+/// Managed clusters. The pools of `agentPoolProfiles` are stored as agent pool child
+/// resources (created or updated with the cluster; a PUT that leaves a pool out does not
+/// delete it), and a cluster's body lists every pool it has now.
 pub struct ManagedCluster;
+
+/// Pool properties as stored in an agent pool resource: without name and provisioningState.
+fn pool_properties(profile: &Json) -> Json {
+    let mut p = profile.clone();
+    if let Some(o) = p.as_object_mut() {
+        o.remove("name");
+        o.remove("provisioningState");
+    }
+    p
+}
 
 fn bad(message: impl Into<String>) -> ArmErrorBody {
     ArmErrorBody::new(400, "InvalidParameter", message)
@@ -171,10 +185,8 @@ impl ResourceBehavior for ManagedCluster {
             .and_then(Json::as_array)
             .cloned()
             .unwrap_or_default();
-        let old_pools = old_props
-            .and_then(|p| p.get("agentPoolProfiles"))
-            .and_then(Json::as_array)
-            .cloned()
+        let old_pools = existing
+            .map(|e| cluster_pools(cloud, e))
             .unwrap_or_default();
         if !pools_given
             .iter()
@@ -202,11 +214,11 @@ impl ResourceBehavior for ManagedCluster {
             {
                 return Err(bad(format!("Agent pool name '{pool_name}' is used twice.")));
             }
-            let before = old_pools
-                .iter()
-                .find(|o| o.get("name").and_then(Json::as_str) == Some(pool_name));
+            let before = old_pools.iter().find(|o| pool_named(o, pool_name));
             let mut pool = normalize_pool(cloud, pool_name, p, before, &version, &plugin)?;
-            pool["provisioningState"] = json!("Succeeded");
+            if let Some(o) = pool.as_object_mut() {
+                o.remove("provisioningState");
+            }
             if let Some(subnet) = pool.get("vnetSubnetID").and_then(Json::as_str) {
                 vnets.push(subnet_network(cloud, subnet)?);
             }
@@ -360,6 +372,58 @@ impl ResourceBehavior for ManagedCluster {
             "identity": identity,
             "properties": out,
         }))
+    }
+
+    fn changes_after_put(
+        &self,
+        cloud: &dyn CloudView,
+        id: &ArmId,
+        body: &mut Json,
+    ) -> Result<Vec<Change>, ArmErrorBody> {
+        let profiles = body
+            .get_mut("properties")
+            .and_then(Json::as_object_mut)
+            .and_then(|p| p.remove("agentPoolProfiles"))
+            .and_then(|p| p.as_array().cloned())
+            .unwrap_or_default();
+        let current: Vec<Json> = cloud
+            .children(id)
+            .into_iter()
+            .filter(|c| {
+                ArmId::parse(&c.id).is_some_and(|i| i.arm_type().eq_ignore_ascii_case(POOLS))
+            })
+            .map(|c| c.body.clone())
+            .collect();
+        let mut changes = Vec::new();
+        for profile in &profiles {
+            let name = profile
+                .get("name")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
+            let props = pool_properties(profile);
+            let unchanged = current
+                .iter()
+                .any(|c| pool_named(c, name) && pool_properties(&c["properties"]) == props);
+            if unchanged {
+                continue;
+            }
+            let pool = ArmId::parse(&format!("{}/agentPools/{name}", id.to_id()))
+                .ok_or_else(|| bad(format!("The agent pool name '{name}' is invalid.")))?;
+            changes.push(Change::PutChild {
+                id: pool,
+                body: json!({"properties": props}),
+            });
+        }
+        Ok(changes)
+    }
+
+    fn view(&self, cloud: &dyn CloudView, stored: &StoredResource) -> Json {
+        let mut body = stored.body.clone();
+        let pools = cluster_pools(cloud, stored);
+        if let Some(props) = body.get_mut("properties").and_then(Json::as_object_mut) {
+            props.insert("agentPoolProfiles".into(), Json::Array(pools));
+        }
+        body
     }
 
     fn action(

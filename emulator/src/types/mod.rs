@@ -2,7 +2,10 @@
 //! [`ResourceBehavior`]. The core ([`crate::arm`]) handles what all ARM resources share —
 //! IDs, parents, provisioningState, long-running operations, errors — and asks the type for
 //! the rest: accepting a PUT body (validation against the rest of the cloud, server-set
-//! properties), refusing a DELETE that would break something, and POST actions.
+//! properties), refusing a DELETE that would break something, and POST actions. A type may
+//! also write or delete its child resources along with a PUT ([`ResourceBehavior::changes_after_put`])
+//! and show what a resource looks like now rather than at its last PUT
+//! ([`ResourceBehavior::view`]): a network lists its current subnets, a cluster its pools.
 
 mod agent_pool;
 mod application_gateway;
@@ -42,6 +45,35 @@ pub trait CloudView {
     fn base_url(&self) -> &str;
 }
 
+/// A change a PUT makes besides storing the resource, applied by the core in the same step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Create or replace a child (a descendant of the resource being PUT) with `body`, shaped
+    /// as an `accept_put` result: the core sets `id`, `name`, `type` and the provisioningState,
+    /// and the child shares the parent's operation (it is Succeeded when the parent is).
+    PutChild {
+        /// The child's ID.
+        id: ArmId,
+        /// The child as it will be stored.
+        body: Json,
+    },
+    /// Delete a child (a descendant of the resource being PUT) and everything below it; the
+    /// core refuses the whole PUT when the child's `check_delete` refuses.
+    DeleteChild {
+        /// The child's ID.
+        id: ArmId,
+    },
+    /// Merge a JSON merge patch (RFC 7386) into another existing resource's stored body, for
+    /// server-set properties a PUT changes elsewhere (a remote peering becoming Connected);
+    /// no operation, no provisioningState change. Ignored when the resource does not exist.
+    Patch {
+        /// The resource's ID.
+        id: ArmId,
+        /// The merge patch.
+        patch: Json,
+    },
+}
+
 /// How the local cloud behaves for one ARM type.
 pub trait ResourceBehavior: Send + Sync {
     /// The ARM type it handles, e.g. `Microsoft.Network/virtualNetworks/subnets`.
@@ -64,6 +96,28 @@ pub trait ResourceBehavior: Send + Sync {
         existing: Option<&StoredResource>,
         body: Json,
     ) -> Result<Json, ArmErrorBody>;
+
+    /// What else the PUT changes, given the body `accept_put` returned (before the core adds
+    /// `id`, `name`, `type` and provisioningState): children created, updated or deleted with
+    /// the resource, server-set properties of related resources. The type may take out of
+    /// `body` what is stored as children instead (inline subnets, agent pool profiles), and
+    /// show it again through [`ResourceBehavior::view`]. Default: no other change.
+    fn changes_after_put(
+        &self,
+        cloud: &dyn CloudView,
+        id: &ArmId,
+        body: &mut Json,
+    ) -> Result<Vec<Change>, ArmErrorBody> {
+        let _ = (cloud, id, body);
+        Ok(Vec::new())
+    }
+
+    /// The resource as GET, list and PUT responses show it now (e.g. a network with the
+    /// subnets and peerings that exist now). Default: the stored body.
+    fn view(&self, cloud: &dyn CloudView, stored: &StoredResource) -> Json {
+        let _ = cloud;
+        stored.body.clone()
+    }
 
     /// Refuse a DELETE that Azure would refuse (e.g. a subnet still in use).
     fn check_delete(

@@ -5,11 +5,15 @@ use serde_json::{json, Value as Json};
 use super::subnet::net::{
     location, network_prefixes, overlap, prefixes_of, same_location, tags, user_of,
 };
-use super::subnet::{check_ranges, in_use, normalize};
-use super::{CloudView, ResourceBehavior};
+use super::subnet::{check_ranges, in_use, normalize, Subnet};
+use super::virtual_network_peering::VirtualNetworkPeering;
+use super::{Change, CloudView, ResourceBehavior};
 use crate::model::{ArmErrorBody, ArmId, StoredResource};
 
-/// Virtual networks: an address space, DNS servers, inline subnets.
+/// Virtual networks: an address space, DNS servers, inline subnets. A network's subnets and
+/// peerings are child resources; its body lists them as they are now. A PUT's
+/// `properties.subnets` is the complete subnet list: listed subnets are created or updated as
+/// children, the others deleted (an absent list deletes them all, as on Azure).
 pub struct VirtualNetwork;
 
 const SUBNETS: &str = "Microsoft.Network/virtualNetworks/subnets";
@@ -33,21 +37,34 @@ pub(crate) fn children_of(
         .collect()
 }
 
-/// The subnets a network's body lists: the inline subnets given, then the subnet child
-/// resources not among them.
-pub(crate) fn subnet_list(cloud: &dyn CloudView, vnet: &ArmId, inline: &[Json]) -> Vec<Json> {
-    let mut out: Vec<Json> = inline.to_vec();
-    for (name, body) in children_of(cloud, vnet, SUBNETS) {
-        let listed = inline.iter().any(|s| {
-            s.get("name")
-                .and_then(Json::as_str)
-                .is_some_and(|n| n.eq_ignore_ascii_case(&name))
-        });
-        if !listed {
-            out.push(body);
-        }
+/// The child resources of `vnet` of one type.
+fn child_resources<'a>(
+    cloud: &'a dyn CloudView,
+    vnet: &ArmId,
+    arm_type: &str,
+) -> Vec<&'a StoredResource> {
+    cloud
+        .children(vnet)
+        .into_iter()
+        .filter(|r| {
+            ArmId::parse(&r.id).is_some_and(|i| i.arm_type().eq_ignore_ascii_case(arm_type))
+        })
+        .collect()
+}
+
+/// Subnet properties without their provisioningState (to tell whether a PUT changes them).
+fn settled(props: &Json) -> Json {
+    let mut p = props.clone();
+    if let Some(o) = p.as_object_mut() {
+        o.remove("provisioningState");
     }
-    out
+    p
+}
+
+fn same_name(body: &Json, name: &str) -> bool {
+    body.get("name")
+        .and_then(Json::as_str)
+        .is_some_and(|n| n.eq_ignore_ascii_case(name))
 }
 
 impl ResourceBehavior for VirtualNetwork {
@@ -116,7 +133,7 @@ impl ResourceBehavior for VirtualNetwork {
         // Inline subnets: the network's complete list when given.
         let mut inline = Vec::new();
         let given = props.get("subnets").and_then(Json::as_array).cloned();
-        for (i, s) in given.clone().unwrap_or_default().iter().enumerate() {
+        for (i, s) in given.unwrap_or_default().iter().enumerate() {
             let name = s
                 .get("name")
                 .and_then(Json::as_str)
@@ -127,6 +144,12 @@ impl ResourceBehavior for VirtualNetwork {
                         id.name()
                     ))
                 })?;
+            if inline.iter().any(|x| same_name(x, name)) {
+                return Err(ArmErrorBody::invalid(format!(
+                    "Subnet {name} is listed twice in virtual network {}.",
+                    id.name()
+                )));
+            }
             let subnet_id = format!("{vnet_id}/subnets/{name}");
             let sp = normalize(&subnet_id, s.get("properties").unwrap_or(&Json::Null))?;
             let siblings: Vec<(String, Vec<String>)> = inline
@@ -139,59 +162,122 @@ impl ResourceBehavior for VirtualNetwork {
                 })
                 .collect();
             check_ranges(&candidate, id.name(), name, &prefixes_of(&sp), &siblings)?;
-            let mut sp = sp;
-            sp["provisioningState"] = json!("Succeeded");
+            let sp = settled(&sp);
             inline.push(json!({"name": name, "id": subnet_id, "type": SUBNETS, "properties": sp}));
         }
-        // Existing subnet resources must stay inside the new address space, and a subnet in
-        // use cannot disappear from a list that omits it.
+        // Subnets left out are deleted, unless something uses them; a listed subnet in use
+        // keeps its ranges.
         for (name, child) in children_of(cloud, id, SUBNETS) {
-            let listed = inline.iter().any(|s| {
-                s["name"]
-                    .as_str()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(&name))
-            });
-            if given.is_some() && !listed {
-                if let Some(user) = user_of(cloud, &format!("{vnet_id}/subnets/{name}")) {
-                    return Err(in_use(&name, &user));
+            let subnet_id = format!("{vnet_id}/subnets/{name}");
+            let user = || user_of(cloud, &subnet_id);
+            match inline.iter().find(|s| same_name(s, &name)) {
+                None => {
+                    if let Some(user) = user() {
+                        return Err(in_use(&name, &user));
+                    }
                 }
-                // Azure would delete the omitted subnet; the local cloud cannot delete
-                // resources from a PUT of their parent, so it refuses instead.
-                return Err(ArmErrorBody::invalid(format!("The subnet list of virtual network {} omits subnet {name}, which Azure would delete. The local cloud does not delete subnets through a network PUT: list every existing subnet (GET {vnet_id}/subnets), or DELETE the subnet itself. Subnets managed as separate resources must not also be inline subnets.", id.name())));
-            }
-            if !listed {
-                check_ranges(
-                    &candidate,
-                    id.name(),
-                    &name,
-                    &prefixes_of(child.get("properties").unwrap_or(&Json::Null)),
-                    &[],
-                )?;
+                Some(listed) => {
+                    let old = prefixes_of(child.get("properties").unwrap_or(&Json::Null));
+                    if old != prefixes_of(&listed["properties"]) {
+                        if let Some(user) = user() {
+                            return Err(ArmErrorBody::new(400, "InUseSubnetCannotBeUpdated", format!("Subnet {name} is in use by {user} and its address prefix cannot be changed.")));
+                        }
+                    }
+                }
             }
         }
         let guid = existing
             .and_then(|e| e.body.pointer("/properties/resourceGuid"))
             .cloned()
             .unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
-        // The local cloud cannot delete or create subnet resources from a network PUT: the
-        // body lists the subnet resources that exist, then inline subnets without one.
-        let subnets = subnet_list(cloud, id, &inline);
-        let peerings: Vec<Json> = children_of(cloud, id, PEERINGS)
-            .into_iter()
-            .map(|(_, b)| b)
-            .collect();
+        // The subnets become child resources (changes_after_put); peerings are managed as
+        // their own resources, so the peerings of a PUT body are not read.
         Ok(json!({
             "location": location,
             "tags": tags(&body),
             "properties": {
                 "addressSpace": {"addressPrefixes": space},
                 "dhcpOptions": {"dnsServers": dns},
-                "subnets": subnets,
-                "virtualNetworkPeerings": peerings,
+                "subnets": inline,
                 "resourceGuid": guid,
                 "enableDdosProtection": props.get("enableDdosProtection").cloned().unwrap_or(json!(false)),
             },
         }))
+    }
+
+    fn changes_after_put(
+        &self,
+        cloud: &dyn CloudView,
+        id: &ArmId,
+        body: &mut Json,
+    ) -> Result<Vec<Change>, ArmErrorBody> {
+        let listed = body
+            .get_mut("properties")
+            .and_then(Json::as_object_mut)
+            .and_then(|p| p.remove("subnets"))
+            .and_then(|s| s.as_array().cloned())
+            .unwrap_or_default();
+        let existing = children_of(cloud, id, SUBNETS);
+        let mut changes = Vec::new();
+        for subnet in &listed {
+            let name = subnet["name"].as_str().unwrap_or_default();
+            let props = settled(&subnet["properties"]);
+            let unchanged = existing.iter().any(|(n, child)| {
+                n.eq_ignore_ascii_case(name) && settled(&child["properties"]) == props
+            });
+            if unchanged {
+                continue;
+            }
+            let child =
+                ArmId::parse(&format!("{}/subnets/{name}", id.to_id())).ok_or_else(|| {
+                    ArmErrorBody::invalid(format!("Subnet name '{name}' is not valid."))
+                })?;
+            changes.push(Change::PutChild {
+                id: child,
+                body: json!({"properties": props}),
+            });
+        }
+        for (name, _) in existing {
+            if !listed.iter().any(|s| same_name(s, &name)) {
+                if let Some(child) = ArmId::parse(&format!("{}/subnets/{name}", id.to_id())) {
+                    changes.push(Change::DeleteChild { id: child });
+                }
+            }
+        }
+        Ok(changes)
+    }
+
+    fn view(&self, cloud: &dyn CloudView, stored: &StoredResource) -> Json {
+        let mut body = stored.body.clone();
+        let Some(id) = ArmId::parse(&stored.id) else {
+            return body;
+        };
+        let mut subnets: Vec<Json> = child_resources(cloud, &id, SUBNETS)
+            .into_iter()
+            .map(|r| Subnet.view(cloud, r))
+            .collect();
+        // Inline subnets stored in the body by an earlier local cloud (no child resource).
+        let legacy = stored
+            .body
+            .pointer("/properties/subnets")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for s in legacy {
+            let name = s.get("name").and_then(Json::as_str).unwrap_or_default();
+            if !subnets.iter().any(|c| same_name(c, name)) {
+                subnets.push(s);
+            }
+        }
+        let peerings: Vec<Json> = child_resources(cloud, &id, PEERINGS)
+            .into_iter()
+            .map(|r| VirtualNetworkPeering.view(cloud, r))
+            .collect();
+        if let Some(props) = body.get_mut("properties").and_then(Json::as_object_mut) {
+            props.insert("subnets".into(), Json::Array(subnets));
+            props.insert("virtualNetworkPeerings".into(), Json::Array(peerings));
+        }
+        body
     }
 
     fn check_delete(
@@ -201,7 +287,7 @@ impl ResourceBehavior for VirtualNetwork {
         existing: &StoredResource,
     ) -> Result<(), ArmErrorBody> {
         // Subnet child resources are checked by the core (they are deleted with the network);
-        // inline subnets without a child resource are checked here.
+        // inline subnets stored by an earlier local cloud are checked here.
         let inline = existing
             .body
             .pointer("/properties/subnets")
@@ -318,7 +404,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn subnet_resources_show_and_in_use_ones_stay() {
+    fn listed_subnets_become_children_and_others_go_unless_in_use() {
         let mut cloud = Fake::default();
         let id = ArmId::parse(VNET).expect("id");
         cloud.add(VNET, body(None));
@@ -327,22 +413,42 @@ pub(crate) mod tests {
             &subnet,
             json!({"id": subnet, "name": "pe", "properties": {"addressPrefix": "10.0.2.0/24"}}),
         );
-        let accepted = VirtualNetwork
-            .accept_put(&cloud, &id, None, body(None))
+        let listed = json!([{"name": "a", "properties": {"addressPrefix": "10.0.1.0/24"}}]);
+        let mut accepted = VirtualNetwork
+            .accept_put(&cloud, &id, None, body(Some(listed)))
             .expect("ok");
-        assert_eq!(accepted["properties"]["subnets"][0]["name"], json!("pe"));
-        let omitted = VirtualNetwork
-            .accept_put(&cloud, &id, None, body(Some(json!([]))))
-            .expect_err("omitted");
-        assert_eq!(omitted.code, "InvalidRequestContent");
+        let changes = VirtualNetwork
+            .changes_after_put(&cloud, &id, &mut accepted)
+            .expect("changes");
+        assert!(accepted.pointer("/properties/subnets").is_none());
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(matches!(&changes[0], Change::PutChild { id, body }
+            if id.name() == "a" && body["properties"]["addressPrefix"] == json!("10.0.1.0/24")));
+        assert!(matches!(&changes[1], Change::DeleteChild { id } if id.name() == "pe"));
+        // An unchanged subnet is left alone.
+        let same = json!([{"name": "PE", "properties": {"addressPrefix": "10.0.2.0/24"}}]);
+        cloud.add(&subnet, json!({"id": subnet, "name": "pe", "properties": normalize(&subnet, &json!({"addressPrefix": "10.0.2.0/24", "provisioningState": "Succeeded"})).expect("ok")}));
+        let mut accepted = VirtualNetwork
+            .accept_put(&cloud, &id, None, body(Some(same)))
+            .expect("ok");
+        let changes = VirtualNetwork
+            .changes_after_put(&cloud, &id, &mut accepted)
+            .expect("changes");
+        assert!(changes.is_empty(), "{changes:?}");
         let pe =
             "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/x";
         cloud.add(pe, json!({"properties": {"subnet": {"id": subnet}}}));
         let dropped = VirtualNetwork
-            .accept_put(&cloud, &id, None, body(Some(json!([]))))
+            .accept_put(&cloud, &id, None, body(None))
             .expect_err("in use");
         assert_eq!(dropped.code, "InUseSubnetCannotBeDeleted");
-        let mut shrunk = body(None);
+        let moved = json!([{"name": "pe", "properties": {"addressPrefix": "10.0.3.0/24"}}]);
+        let resized = VirtualNetwork
+            .accept_put(&cloud, &id, None, body(Some(moved)))
+            .expect_err("in use");
+        assert_eq!(resized.code, "InUseSubnetCannotBeUpdated");
+        let kept = json!([{"name": "pe", "properties": {"addressPrefix": "10.0.2.0/24"}}]);
+        let mut shrunk = body(Some(kept));
         shrunk["properties"]["addressSpace"]["addressPrefixes"] = json!(["10.0.0.0/24"]);
         assert_eq!(
             VirtualNetwork
@@ -351,5 +457,9 @@ pub(crate) mod tests {
                 .code,
             "NetcfgSubnetRangeOutsideVnet"
         );
+        let twice = json!([{"name": "a", "properties": {"addressPrefix": "10.0.1.0/24"}}, {"name": "A", "properties": {"addressPrefix": "10.0.4.0/24"}}]);
+        assert!(VirtualNetwork
+            .accept_put(&cloud, &id, None, body(Some(twice)))
+            .is_err());
     }
 }

@@ -3,22 +3,61 @@
 use serde_json::{json, Value as Json};
 
 use super::subnet::net::{missing_reference, network_prefixes, overlap};
-use super::virtual_network::children_of;
-use super::{CloudView, ResourceBehavior};
+use super::{Change, CloudView, ResourceBehavior};
 use crate::model::{ArmErrorBody, ArmId, StoredResource};
 
-/// One direction of a peering: Connected once the remote network peers back.
+/// One direction of a peering: Initiated while alone, Connected (both directions) once the
+/// remote network peers back, Disconnected when the remote peering or network is deleted.
+/// A Disconnected peering blocks a new peering from the other side until it is updated
+/// (back to Initiated) or recreated, as on Azure.
 pub struct VirtualNetworkPeering;
 
 const PEERINGS: &str = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings";
 
-/// True when `vnet` has a peering to `remote`.
-pub(crate) fn peers_with(cloud: &dyn CloudView, vnet: &ArmId, remote: &str) -> bool {
-    children_of(cloud, vnet, PEERINGS).iter().any(|(_, p)| {
-        p.pointer("/properties/remoteVirtualNetwork/id")
-            .and_then(Json::as_str)
-            .is_some_and(|r| r.eq_ignore_ascii_case(remote))
+/// The peering of `vnet` to `remote` (a network ID), if any.
+pub(crate) fn peering_to<'a>(
+    cloud: &'a dyn CloudView,
+    vnet: &ArmId,
+    remote: &ArmId,
+) -> Option<&'a StoredResource> {
+    let remote = remote.key();
+    cloud.children(vnet).into_iter().find(|p| {
+        ArmId::parse(&p.id).is_some_and(|i| i.arm_type().eq_ignore_ascii_case(PEERINGS))
+            && p.body
+                .pointer("/properties/remoteVirtualNetwork/id")
+                .and_then(Json::as_str)
+                .and_then(ArmId::parse)
+                .is_some_and(|r| r.key() == remote)
     })
+}
+
+/// The peering of the remote network back to the network of `peering`, if any.
+fn back_peering<'a>(
+    cloud: &'a dyn CloudView,
+    peering: &StoredResource,
+) -> Option<&'a StoredResource> {
+    let local = ArmId::parse(&peering.id)?.parent()?;
+    let remote = peering
+        .body
+        .pointer("/properties/remoteVirtualNetwork/id")
+        .and_then(Json::as_str)
+        .and_then(ArmId::parse)?;
+    peering_to(cloud, &remote, &local)
+}
+
+/// A peering's state now: Connected while the remote network peers back, Disconnected once a
+/// connected peering lost its other direction, else as stored (Initiated).
+pub(crate) fn peering_state(cloud: &dyn CloudView, peering: &StoredResource) -> String {
+    let stored = peering
+        .body
+        .pointer("/properties/peeringState")
+        .and_then(Json::as_str)
+        .unwrap_or("Initiated");
+    match (back_peering(cloud, peering).is_some(), stored) {
+        (true, _) => "Connected".into(),
+        (false, "Connected" | "Disconnected") => "Disconnected".into(),
+        (false, other) => other.into(),
+    }
 }
 
 impl ResourceBehavior for VirtualNetworkPeering {
@@ -91,7 +130,13 @@ impl ResourceBehavior for VirtualNetworkPeering {
         if flag("useRemoteGateways", false) {
             return Err(ArmErrorBody::new(400, "RemoteVnetHasNoGateways", format!("Peering {} cannot have UseRemoteGateways flag set to true because remote virtual network {} referenced by the peering does not have any gateways.", id.to_id(), remote_vnet.id)));
         }
-        let connected = peers_with(cloud, &remote_id, &local.id);
+        let back = peering_to(cloud, &remote_id, &local_id);
+        if let Some(back) = back {
+            if existing.is_none() && peering_state(cloud, back) == "Disconnected" {
+                return Err(ArmErrorBody::new(400, "RemotePeeringIsDisconnected", format!("Cannot create or update peering {} because remote peering {} referencing parent virtual network {} is in Disconnected state. Update or re-create the remote peering to get it back to Initiated state. Peering gets Disconnected when remote vnet or remote peering is deleted and re-created.", id.to_id(), back.id, local.id)));
+            }
+        }
+        let connected = back.is_some();
         let remote_space = remote_vnet
             .body
             .pointer("/properties/addressSpace")
@@ -113,6 +158,42 @@ impl ResourceBehavior for VirtualNetworkPeering {
             "peeringSyncLevel": "FullyInSync",
             "resourceGuid": guid,
         }}))
+    }
+
+    fn changes_after_put(
+        &self,
+        cloud: &dyn CloudView,
+        id: &ArmId,
+        body: &mut Json,
+    ) -> Result<Vec<Change>, ArmErrorBody> {
+        // The other direction becomes Connected too.
+        if body.pointer("/properties/peeringState") != Some(&json!("Connected")) {
+            return Ok(Vec::new());
+        }
+        let Some(local) = id.parent() else {
+            return Ok(Vec::new());
+        };
+        let remote = body
+            .pointer("/properties/remoteVirtualNetwork/id")
+            .and_then(Json::as_str)
+            .and_then(ArmId::parse);
+        let back = remote.and_then(|r| peering_to(cloud, &r, &local));
+        Ok(back
+            .and_then(|b| ArmId::parse(&b.id))
+            .map(|b| Change::Patch {
+                id: b,
+                patch: json!({"properties": {"peeringState": "Connected"}}),
+            })
+            .into_iter()
+            .collect())
+    }
+
+    fn view(&self, cloud: &dyn CloudView, stored: &StoredResource) -> Json {
+        let mut body = stored.body.clone();
+        if let Some(props) = body.get_mut("properties").and_then(Json::as_object_mut) {
+            props.insert("peeringState".into(), json!(peering_state(cloud, stored)));
+        }
+        body
     }
 }
 
