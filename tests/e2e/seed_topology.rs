@@ -182,3 +182,23 @@ fn plan_time_checks_catch_a_small_bastion_subnet() {
     assert_eq!(out.code, 1, "{}", out.dump());
     out.stderr_has("/26");
 }
+
+#[test]
+fn validate_runs_the_plan_time_checks_without_touching_state_or_the_cloud() {
+    let spec = seed();
+    ok(&spec, &["validate"]).stdout_has("Success! The configuration is valid.");
+    let overlapping = "{one={location=\"westeurope\",address_space=\"10.0.0.0/16\",system_subnet=\"10.0.0.0/20\",user_subnet=\"10.0.16.0/20\",gateway_subnet=\"10.0.32.0/24\",bastion_subnet=\"10.0.33.0/26\",endpoints=\"10.0.34.0/24\"},two={location=\"eastus\",address_space=\"10.0.0.0/16\",system_subnet=\"10.0.0.0/20\",user_subnet=\"10.0.16.0/20\",gateway_subnet=\"10.0.32.0/24\",bastion_subnet=\"10.0.33.0/26\",endpoints=\"10.0.34.0/24\"}}";
+    let mut cmd = spec.command(&["validate"]);
+    cmd.env("MESH_VAR_clusters", overlapping);
+    let output = cmd.output().expect("run mesh");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("address spaces overlap") && stderr.contains("main.hcl line"),
+        "{stderr}"
+    );
+    assert!(
+        !spec.exists(".mesh"),
+        "validate must not create state or a local cloud"
+    );
+}

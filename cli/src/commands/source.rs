@@ -1,18 +1,47 @@
 //! `mesh validate` and `mesh fmt`: commands about the spec files themselves.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use mesh_engine::diagnostics::{Diagnostic, Diagnostics};
+use mesh_engine::evaluation::Evaluation;
+use mesh_engine::plan::walk::{plan, PlanInput, PlanOptions};
+use mesh_engine::state_view::PriorState;
 
 use crate::args::FmtArgs;
 use crate::workspace::{registry, CommandResult, Workspace};
 
-/// `mesh validate`: syntax, references, cycles, resource types and their arguments.
+/// `mesh validate`: syntax, references, cycles, resource types and their arguments; then,
+/// when every variable has a value (defaults, `MESH_VAR_*`), the values themselves: the plan
+/// walk from an empty state with unconfigured providers, which runs every provider's
+/// plan-time checks without any I/O and without touching state.
 pub async fn validate(ws: &Workspace) -> CommandResult {
     let root = ws.load_config()?;
-    let diags = mesh_engine::validate::validate(&root, &registry());
+    let providers = registry();
+    let mut diags = mesh_engine::validate::validate(&root, &providers);
     if diags.has_errors() {
         return Err(diags.into());
+    }
+    match crate::variables::resolve(&root, &[], &[], &ws.dir) {
+        Ok(resolved) => {
+            let evaluation = Arc::new(Evaluation::new(root.clone(), resolved.values.clone(), true));
+            let input = PlanInput {
+                evaluation,
+                providers,
+                prior: PriorState::default(),
+                options: PlanOptions::default(),
+                config_digest: String::new(),
+                variables: resolved.values,
+            };
+            if let Err(found) = plan(input).await {
+                return Err(found.into());
+            }
+        }
+        Err(_) => diags.push(Diagnostic::warning(
+            "Values not checked",
+            "some variables have no default and no MESH_VAR_ value, so only the structure was validated; `mesh plan` checks the values",
+            None,
+        )),
     }
     crate::ui::print_diagnostics(&diags, ws.color);
     println!("Success! The configuration is valid.");

@@ -31,6 +31,9 @@ pub const PROVIDER_NAME: &str = "azure";
 /// Public Azure's ARM endpoint.
 pub const AZURE_PUBLIC_ENDPOINT: &str = "https://management.azure.com";
 
+/// The subscription ID used in planned IDs before the provider is configured.
+pub const UNCONFIGURED_SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
+
 /// The Azure provider.
 pub struct AzureProvider {
     types: BTreeMap<&'static str, Arc<dyn AzureResourceType>>,
@@ -77,11 +80,13 @@ impl AzureProvider {
         Ok(Context { client, cancel })
     }
 
+    /// The configured subscription; before configuration (`mesh validate` plans without
+    /// configuring providers) a placeholder of the right shape, so IDs parse and checks run.
     fn subscription_id(&self) -> String {
         self.client
             .get()
             .map(|c| c.subscription_id().to_string())
-            .unwrap_or_default()
+            .unwrap_or_else(|| UNCONFIGURED_SUBSCRIPTION.to_string())
     }
 }
 
