@@ -18,10 +18,13 @@ resource "azure_resource_group" "shared" {
   tags     = var.tags
 }
 
-resource "azure_log_analytics_workspace" "shared" {
-  name                = "${var.prefix}-${var.shared_location}-log"
+# One Log Analytics workspace per cluster region: a single one when both clusters share a
+# region, as in the seed.
+resource "azure_log_analytics_workspace" "region" {
+  for_each            = toset([for c in var.clusters : c.location])
+  name                = "${var.prefix}-${each.key}-log"
   resource_group_name = azure_resource_group.shared.name
-  location            = var.shared_location
+  location            = each.key
   sku                 = "PerGB2018"
   retention_in_days   = 30
   tags                = var.tags
@@ -78,7 +81,7 @@ module "region" {
   key                        = each.key
   cluster                    = each.value
   kubernetes_version         = var.kubernetes_version
-  log_analytics_workspace_id = azure_log_analytics_workspace.shared.id
+  log_analytics_workspace_id = azure_log_analytics_workspace.region[each.value.location].id
   registry_id                = azure_container_registry.shared.id
   key_vault_id               = azure_key_vault.shared.id
   private_dns_zone_ids       = [azure_private_dns_zone.registry.id, azure_private_dns_zone.vault.id]

@@ -171,7 +171,7 @@ fn plan_time_checks_catch_overlapping_peered_networks_before_anything_is_created
     assert!(spec.addresses().is_empty());
     ok(&spec, &["local", "status"]).stdout_has("0 resources");
     // The same spec with distinct ranges plans cleanly.
-    ok(&spec, &["plan"]).stdout_has(&plan_line(41, 0, 0));
+    ok(&spec, &["plan"]).stdout_has(&plan_line(42, 0, 0));
 }
 
 #[test]
