@@ -265,23 +265,6 @@ impl Cloud {
         })
     }
 
-    /// Replace `from` by `to` in every string of every stored resource (the cloud moved to
-    /// another URL).
-    pub fn rewrite_urls(&mut self, from: &str, to: &str) {
-        fn walk(v: &mut Json, from: &str, to: &str) {
-            match v {
-                Json::String(s) if s.contains(from) => *s = s.replace(from, to),
-                Json::Array(items) => items.iter_mut().for_each(|i| walk(i, from, to)),
-                Json::Object(map) => map.values_mut().for_each(|i| walk(i, from, to)),
-                _ => {}
-            }
-        }
-        for entry in self.resources.values_mut() {
-            walk(&mut entry.resource.body, from, to);
-        }
-        self.dirty = true;
-    }
-
     /// Forget everything.
     pub fn clear(&mut self) {
         self.resources.clear();
