@@ -341,6 +341,7 @@ mod tests {
             outputs: Default::default(),
             targets: vec![],
             warnings: vec![],
+            drift: vec![],
         }
     }
 

@@ -173,6 +173,37 @@ pub struct Plan {
     /// Warnings found while planning.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Changes made outside mesh since the last apply, found by refresh.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<ResourceDrift>,
+}
+
+/// How a resource drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// Attributes differ from what mesh recorded.
+    Changed,
+    /// The object no longer exists.
+    Deleted,
+}
+
+/// One resource instance that changed outside mesh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceDrift {
+    /// Instance address.
+    pub address: String,
+    /// Resource type.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// Provider name.
+    pub provider: String,
+    /// Changed or deleted.
+    pub kind: DriftKind,
+    /// What mesh recorded after the last apply.
+    pub before: MarkedValue,
+    /// What the provider reports now (null when deleted).
+    pub after: MarkedValue,
 }
 
 /// Counts for the closing line of a plan.

@@ -103,6 +103,7 @@ fn plan(changes: Vec<ResourceChange>, outputs: BTreeMap<String, OutputChange>) -
         outputs,
         targets: Vec::new(),
         warnings: Vec::new(),
+        drift: Vec::new(),
     }
 }
 

@@ -112,6 +112,7 @@ pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
         outputs,
         targets: walker.options.targets.clone(),
         warnings,
+        drift: Vec::new(),
     })
 }
 
