@@ -31,6 +31,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the changes: from a fresh plan, or exactly a saved plan file.
     Apply(ApplyArgs),
+    /// Report changes made outside mesh (a refresh-only plan); exit 2 when there are any.
+    Drift(DriftArgs),
     /// Destroy everything this state manages.
     Destroy(DestroyArgs),
     /// Print the resource dependency graph.
@@ -70,6 +72,8 @@ pub enum OutputFormat {
     Human,
     /// The documented JSON schema.
     Json,
+    /// A pull-request comment (plans only; docs/markdown-plans.md).
+    Markdown,
 }
 
 /// Variables and targeting, shared by plan, apply and destroy.
@@ -105,8 +109,15 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub flags: PlanFlags,
     /// Plan to destroy everything.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "refresh_only")]
     pub destroy: bool,
+    /// Only report changes made outside mesh; propose no actions.
+    #[arg(long = "refresh-only")]
+    pub refresh_only: bool,
+    /// Exit 0 when there are no changes and no drift, 1 on error, 2 when there are changes or
+    /// drift.
+    #[arg(long = "detailed-exitcode")]
+    pub detailed_exitcode: bool,
     /// Save the plan to FILE for `mesh apply FILE`.
     #[arg(long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -126,6 +137,20 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long = "auto-approve")]
     pub auto_approve: bool,
+    /// Only accept changes made outside mesh into the state; change no real infrastructure.
+    #[arg(long = "refresh-only")]
+    pub refresh_only: bool,
+}
+
+/// `mesh drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Variables and targeting.
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
 }
 
 /// `mesh destroy`.
@@ -257,6 +282,8 @@ const TERRAFORM_STYLE_FLAGS: &[&str] = &[
     "target",
     "replace",
     "refresh",
+    "refresh-only",
+    "detailed-exitcode",
     "parallelism",
     "lock-timeout",
     "destroy",

@@ -125,6 +125,7 @@ async fn run(cli: Cli, color: mesh_engine::render::ColorChoice) -> CommandResult
         Command::Plan(a) => commands::plan::run(&ws, a).await,
         Command::Apply(a) => commands::apply::run_apply(&ws, a).await,
         Command::Destroy(a) => commands::apply::run_destroy(&ws, a).await,
+        Command::Drift(a) => commands::drift::run(&ws, a).await,
         Command::Graph(a) => commands::graph::run(&ws, a).await,
         Command::State(c) => commands::state::run(&ws, c),
         Command::Output(a) => commands::output::run(&ws, a),

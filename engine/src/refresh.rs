@@ -8,8 +8,9 @@ use tokio::task::JoinSet;
 
 use crate::config::ResourceMode;
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::plan::{DriftKind, MarkedValue, ResourceDrift};
 use crate::provider::{mark_sensitive, ProviderRegistry, ReadRequest};
-use crate::state_view::PriorState;
+use crate::state_view::{PriorInstance, PriorState};
 use crate::value::Value;
 
 /// What refresh found out.
@@ -19,6 +20,9 @@ pub struct RefreshReport {
     pub vanished: Vec<String>,
     /// Instances whose stored values differ from what the provider reports.
     pub changed: Vec<String>,
+    /// What changed outside mesh, instance by instance, sorted by address: the stored value
+    /// (`before`) and the live one (`after`, null when deleted), both with sensitive marks.
+    pub drift: Vec<ResourceDrift>,
 }
 
 /// Refresh `prior` in place; at most `parallelism` reads at once.
@@ -63,10 +67,18 @@ pub async fn refresh(
                 let value = remark(&instance.value, value, providers, &instance.resource_type);
                 if value.strip_sensitive() != instance.value.strip_sensitive() {
                     report.changed.push(address.clone());
+                    report
+                        .drift
+                        .push(drift_entry(instance, DriftKind::Changed, &value));
                 }
                 instance.value = value;
             }
-            Ok(None) => report.vanished.push(address),
+            Ok(None) => {
+                report
+                    .drift
+                    .push(drift_entry(instance, DriftKind::Deleted, &Value::Null));
+                report.vanished.push(address);
+            }
             Err(e) => diags.push(Diagnostic::error(
                 format!("Error refreshing {address}"),
                 e.message,
@@ -79,10 +91,23 @@ pub async fn refresh(
     }
     report.vanished.sort();
     report.changed.sort();
+    report.drift.sort_by(|a, b| a.address.cmp(&b.address));
     if diags.has_errors() {
         return Err(diags);
     }
     Ok(report)
+}
+
+/// One drift entry: what state recorded for `instance` against what the provider reports.
+fn drift_entry(instance: &PriorInstance, kind: DriftKind, live: &Value) -> ResourceDrift {
+    ResourceDrift {
+        address: instance.address.clone(),
+        resource_type: instance.resource_type.clone(),
+        provider: instance.provider.clone(),
+        kind,
+        before: MarkedValue::from_value(&instance.value),
+        after: MarkedValue::from_value(live),
+    }
 }
 
 /// Keep the sensitive marks of the stored value and of the schema on a freshly read value.

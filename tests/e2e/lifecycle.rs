@@ -148,7 +148,7 @@ fn an_object_deleted_outside_mesh_is_created_again() {
     spec.set_store(&serde_json::Map::new());
 
     let plan = spec.ok(&["plan"]);
-    plan.stderr_has("test_resource.b was deleted outside mesh")
+    plan.stdout_has("# test_resource.b has been deleted")
         .stdout_has("# test_resource.b will be created")
         .stdout_has(&plan_line(1, 0, 0));
     spec.apply(&[]).stdout_has(&apply_line(1, 0, 0));

@@ -68,7 +68,7 @@ fn runs_share_the_local_cloud_until_it_is_reset() {
     // The group is gone from the cloud: the plan creates it again.
     let plan = ok(&spec, &["plan"]);
     plan.stdout_has("Plan: 1 to add, 0 to change, 0 to destroy.");
-    plan.stderr_has("azure_resource_group.rg was deleted outside mesh");
+    plan.stdout_has("# azure_resource_group.rg has been deleted");
 
     ok(&spec, &["apply", "-auto-approve"]);
     ok(&spec, &["destroy", "-auto-approve"]).stdout_has("Resources: 1 destroyed.");

@@ -5,6 +5,7 @@ mod harness;
 mod bad_input;
 mod closed_output;
 mod data_sources;
+mod drift;
 mod failures;
 mod interrupts;
 mod lifecycle;

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesh_engine::apply::{apply, ApplyInput, ApplyReport, Interrupt};
+use mesh_engine::apply::{apply, ApplyInput, ApplyReport, Interrupt, StateSink, StateUpdate};
 use mesh_engine::evaluation::Evaluation;
-use mesh_engine::plan::{Plan, PlanMode};
+use mesh_engine::plan::{DriftKind, Plan, PlanMode};
 use mesh_engine::render::{render_plan_human, render_value};
 use mesh_state::StateDocument;
 
-use super::plan::{load_plan, make_plan, print_plan_warnings, Planned};
+use super::plan::{load_plan, make_plan, make_plan_with, print_plan_warnings, Planned};
 use crate::args::{parse_duration, ApplyArgs, DestroyArgs, PlanFlags};
 use crate::signals;
 use crate::state_bridge::{prior_state, FileStateSink};
@@ -23,15 +23,37 @@ use crate::workspace::{
 pub async fn run_apply(ws: &Workspace, args: &ApplyArgs) -> CommandResult {
     if args.plan_file.is_some() {
         refuse_planning_flags(&args.flags)?;
+        if args.refresh_only {
+            return Err(anyhow::anyhow!(
+                "--refresh-only cannot be used with a saved plan: the plan already fixes what \
+                 it does. Make a refresh-only plan (mesh plan --refresh-only --out FILE), or run \
+                 mesh apply --refresh-only without a plan file."
+            )
+            .into());
+        }
     }
     let timeout = parse_duration(&args.flags.lock_timeout).map_err(anyhow::Error::msg)?;
     let lock = ws.lock("apply", timeout)?;
     let planned = match &args.plan_file {
         Some(path) => saved_plan(ws, path).await?,
-        None => make_plan(ws, &args.flags, PlanMode::Normal, args.flags.refresh).await?,
+        None => {
+            make_plan_with(
+                ws,
+                &args.flags,
+                PlanMode::Normal,
+                args.flags.refresh,
+                args.refresh_only,
+            )
+            .await?
+        }
     };
     let interactive = args.plan_file.is_none() && !args.auto_approve;
-    let code = execute(ws, planned, &args.flags, interactive, "apply").await;
+    let verb = if args.refresh_only {
+        "refresh-only"
+    } else {
+        "apply"
+    };
+    let code = execute(ws, planned, &args.flags, interactive, verb).await;
     lock.release()?;
     code
 }
@@ -147,7 +169,16 @@ async fn execute(
     print!("{}", render_plan_human(&plan, ws.color));
     print_plan_warnings(&plan);
     let paint = Paint(ws.color);
-    if interactive && plan.has_changes() {
+    if interactive && verb == "refresh-only" && !plan.drift.is_empty() {
+        if !confirm(
+            "Would you like to update the mesh state to reflect these detected changes?",
+            "mesh will write these changes to the state without modifying any real remote objects.",
+            "--auto-approve",
+        )? {
+            println!("\nApply cancelled.");
+            return Ok(1);
+        }
+    } else if interactive && plan.has_changes() {
         let (question, detail) = if plan.mode == PlanMode::Destroy {
             ("Do you really want to destroy all resources?", "mesh will destroy all your managed infrastructure, as shown above.\n  There is no undo.")
         } else {
@@ -174,6 +205,20 @@ async fn execute(
         mesh_state::LocalBackend::new(ws.backend.path()),
         doc,
     ));
+    // Objects deleted outside mesh are gone: forget them (the plan creates them again when the
+    // configuration still has them).
+    let vanished: Vec<StateUpdate> = plan
+        .drift
+        .iter()
+        .filter(|d| d.kind == DriftKind::Deleted)
+        .map(|d| StateUpdate::Remove(d.address.clone()))
+        .collect();
+    if !vanished.is_empty() {
+        if let Err(e) = sink.record(vanished) {
+            eprintln!("\n{}\n\n{e}", paint.red("Error: saving state failed"));
+            return Ok(1);
+        }
+    }
     let interrupt = Interrupt::default();
     signals::applying(interrupt.clone());
     let evaluation = Arc::new(Evaluation::new(root, plan.variable_values(), false));
@@ -197,6 +242,13 @@ async fn execute(
         return Ok(1);
     }
     if report.is_success() {
+        if verb == "refresh-only" {
+            let n = plan.drift.len();
+            println!(
+                "Accepted {n} {} changed outside of mesh into the state.",
+                if n == 1 { "object" } else { "objects" }
+            );
+        }
         print_outputs(&sink.document(), &plan);
         Ok(0)
     } else {

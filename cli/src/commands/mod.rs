@@ -1,6 +1,7 @@
 //! One module per command; each returns its exit code.
 
 pub mod apply;
+pub mod drift;
 pub mod graph;
 pub mod local;
 pub mod output;

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use mesh_engine::config::Module;
+use mesh_engine::config::{Module, ResourceMode};
 use mesh_engine::evaluation::Evaluation;
 use mesh_engine::plan::walk::{plan, PlanInput, PlanOptions};
-use mesh_engine::plan::{Plan, PlanMode};
+use mesh_engine::plan::{Action, Plan, PlanMode};
 use mesh_engine::provider::ProviderRegistry;
 use mesh_engine::render::{render_plan_human, render_plan_json};
 use mesh_engine::state_view::PriorState;
@@ -36,6 +36,25 @@ pub async fn make_plan(
     mode: PlanMode,
     refresh: bool,
 ) -> Result<Planned, CommandError> {
+    make_plan_with(ws, flags, mode, refresh, false).await
+}
+
+/// [`make_plan`], optionally refresh-only: the plan then proposes no actions and only carries
+/// the drift refresh found, so that applying it writes the live values into state.
+pub async fn make_plan_with(
+    ws: &Workspace,
+    flags: &PlanFlags,
+    mode: PlanMode,
+    refresh: bool,
+    refresh_only: bool,
+) -> Result<Planned, CommandError> {
+    if refresh_only && !refresh {
+        return Err(anyhow::anyhow!(
+            "--refresh-only cannot be used with --refresh=false: a refresh-only plan is made of \
+             what refresh finds"
+        )
+        .into());
+    }
     let root = ws.load_config()?;
     let resolved = crate::variables::resolve(&root, &flags.vars, &flags.var_files, &ws.dir)?;
     if !resolved.warnings.is_empty() {
@@ -48,14 +67,13 @@ pub async fn make_plan(
     configure_providers(&providers, &evaluation).await?;
     let doc = ws.load_state()?;
     let mut prior = prior_state(doc.as_ref());
+    let mut drift = Vec::new();
     if refresh && !prior.instances.is_empty() {
         let report =
             mesh_engine::refresh::refresh(&mut prior, &providers, flags.parallelism).await?;
-        for address in &report.vanished {
-            eprintln!("Note: {address} was deleted outside mesh; the plan will create it again.");
-        }
+        drift = report.drift;
     }
-    let plan = plan(PlanInput {
+    let mut plan = plan(PlanInput {
         evaluation,
         providers: providers.clone(),
         prior: prior.clone(),
@@ -68,12 +86,53 @@ pub async fn make_plan(
         variables,
     })
     .await?;
+    plan.drift = drift;
+    if refresh_only {
+        keep_refresh_only(&mut plan);
+    }
     Ok(Planned {
         plan,
         root,
         providers,
         prior,
     })
+}
+
+/// Turn a plan into a refresh-only one: every instance that exists keeps its refreshed value
+/// (a no-op, which apply records into state), nothing is created, changed or destroyed, and
+/// outputs keep their current values.
+pub fn keep_refresh_only(plan: &mut Plan) {
+    plan.changes.retain_mut(|c| {
+        if mesh_engine::address::parse_deposed(&c.address).is_some() {
+            return false;
+        }
+        match c.mode {
+            ResourceMode::Data => c.action == Action::NoOp,
+            ResourceMode::Managed => {
+                if c.before.is_null() {
+                    return false;
+                }
+                c.action = Action::NoOp;
+                c.after = c.before.clone();
+                c.reason = None;
+                c.replace_paths.clear();
+                true
+            }
+        }
+    });
+    for output in plan.outputs.values_mut() {
+        output.after = output.before.clone();
+        output.removed = false;
+    }
+}
+
+/// The exit code of `--detailed-exitcode`: 2 when the plan changes anything or found drift.
+pub fn detailed_exit_code(plan: &Plan) -> i32 {
+    if plan.has_changes() || !plan.drift.is_empty() {
+        2
+    } else {
+        0
+    }
 }
 
 /// Print warnings carried by a plan.
@@ -94,26 +153,36 @@ pub async fn run(ws: &Workspace, args: &PlanArgs) -> CommandResult {
     } else {
         PlanMode::Normal
     };
-    let planned = make_plan(ws, &args.flags, mode, args.flags.refresh).await?;
+    let planned =
+        make_plan_with(ws, &args.flags, mode, args.flags.refresh, args.refresh_only).await?;
     drop(lock);
-    match args.format {
-        OutputFormat::Human => {
-            print!("{}", render_plan_human(&planned.plan, ws.color));
-            print_plan_warnings(&planned.plan);
-        }
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&render_plan_json(&planned.plan))
-                .map_err(anyhow::Error::from)?
-        ),
-    }
+    print_plan(ws, &planned.plan, args.format)?;
     if let Some(out) = &args.out {
         save_plan(&planned.plan, out)?;
         if args.format == OutputFormat::Human {
             println!("\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    mesh apply {}", out.display(), out.display());
         }
     }
+    if args.detailed_exitcode {
+        return Ok(detailed_exit_code(&planned.plan));
+    }
     Ok(0)
+}
+
+/// Print a plan in the chosen format.
+pub fn print_plan(ws: &Workspace, plan: &Plan, format: OutputFormat) -> Result<(), CommandError> {
+    match format {
+        OutputFormat::Human => {
+            print!("{}", render_plan_human(plan, ws.color));
+            print_plan_warnings(plan);
+        }
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&render_plan_json(plan)).map_err(anyhow::Error::from)?
+        ),
+        OutputFormat::Markdown => print!("{}", mesh_engine::render::render_plan_markdown(plan)),
+    }
+    Ok(())
 }
 
 /// Write a plan file (it may hold secrets: owner-only permissions).

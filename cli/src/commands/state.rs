@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mesh_engine::address::InstanceAddress;
 use mesh_engine::config::ResourceMode as EngineMode;
-use mesh_engine::render::{render_plan_human, render_plan_json, render_value};
+use mesh_engine::render::render_value;
 
 use super::plan::load_plan;
 use crate::args::{ForceUnlockArgs, OutputFormat, ShowArgs, StateCommand};
@@ -112,14 +112,7 @@ fn block_header(instance: &mesh_state::ResourceInstanceState) -> String {
 pub fn show(ws: &Workspace, args: &ShowArgs) -> CommandResult {
     if let Some(path) = &args.plan_file {
         let plan = load_plan(path)?;
-        match args.format {
-            OutputFormat::Human => print!("{}", render_plan_human(&plan, ws.color)),
-            OutputFormat::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&render_plan_json(&plan))
-                    .map_err(anyhow::Error::from)?
-            ),
-        }
+        super::plan::print_plan(ws, &plan, args.format)?;
         return Ok(0);
     }
     let Some(doc) = ws.load_state()? else {
@@ -143,7 +136,7 @@ pub fn show(ws: &Workspace, args: &ShowArgs) -> CommandResult {
                 serde_json::to_string_pretty(&redacted).map_err(anyhow::Error::from)?
             );
         }
-        OutputFormat::Human => {
+        OutputFormat::Human | OutputFormat::Markdown => {
             for r in &doc.resources {
                 println!("# {}:", r.address);
                 println!("{}\n", render_value(&instance_value(r), false));

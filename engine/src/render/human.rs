@@ -10,7 +10,7 @@ use similar::{capture_diff_slices, Algorithm, ChangeTag, DiffTag, TextDiff};
 use super::writer::{key_text, quote, Mark, Writer, BOLD, GREEN};
 use super::{marked_pair, ColorChoice};
 use crate::config::ResourceMode;
-use crate::plan::{Action, Plan, PlanMode, ResourceChange};
+use crate::plan::{Action, DriftKind, Plan, PlanMode, ResourceChange, ResourceDrift};
 use crate::value::{PathStep, Value};
 
 /// How an attribute changes between two sides.
@@ -283,6 +283,43 @@ impl Writer {
         self.replace.clear();
     }
 
+    /// One object changed or deleted outside mesh: stored value → live value.
+    fn drift(&mut self, d: &ResourceDrift) {
+        let (what, action) = match d.kind {
+            DriftKind::Changed => ("has changed", Action::Update),
+            DriftKind::Deleted => ("has been deleted", Action::Delete),
+        };
+        let comment = self.paint(BOLD, &format!("# {} {what}", d.address));
+        self.out.push_str(&format!("  {comment}\n"));
+        let name = crate::address::InstanceAddress::parse(&d.address)
+            .map(|a| a.resource.name)
+            .unwrap_or_else(|| d.address.clone());
+        let symbol = self.paint_symbol(&format!("{:>3}", action.symbol()));
+        self.out.push_str(&format!(
+            "{symbol} resource {} {} {{\n",
+            quote(&d.resource_type),
+            quote(&name)
+        ));
+        let (b, a) = marked_pair(&d.before, &d.after);
+        let a = if d.kind == DriftKind::Deleted {
+            Value::Null
+        } else {
+            a
+        };
+        let empty = BTreeMap::new();
+        match (&b, &a) {
+            (Value::Sensitive(_), _) | (_, Value::Sensitive(_)) => {
+                self.line(1, Mark::Keep, "# (sensitive value)");
+            }
+            _ => {
+                let bm = b.as_map().unwrap_or(&empty);
+                let am = a.as_map().unwrap_or(&empty);
+                self.map_body(1, bm, am, &mut Vec::new(), "attribute");
+            }
+        }
+        self.line(0, Mark::Keep, "}");
+    }
+
     /// The changed root outputs, aligned; false when none changed.
     fn outputs(&mut self, plan: &Plan) -> bool {
         let mut shown = Vec::new();
@@ -335,6 +372,39 @@ pub(super) fn render(plan: &Plan, color: ColorChoice) -> String {
     let mut w = Writer::plan(color);
     let mut outputs = Writer::plan(color);
     let outputs_changed = outputs.outputs(plan);
+
+    if !plan.drift.is_empty() {
+        let mut drift: Vec<&ResourceDrift> = plan.drift.iter().collect();
+        drift.sort_by(|x, y| x.address.cmp(&y.address));
+        let note = w.paint(BOLD, "Note: Objects have changed outside of mesh");
+        w.out.push_str(&format!(
+            "\n{note}\n\nmesh detected the following changes made outside of mesh since the last \
+             \"mesh apply\":\n\n"
+        ));
+        for d in drift {
+            w.drift(d);
+            w.out.push('\n');
+        }
+        if changes.is_empty() && !outputs_changed {
+            let no = w.paint(&format!("{BOLD}{GREEN}"), "No changes to apply.");
+            let headline = w.paint(
+                BOLD,
+                "No real infrastructure would change; only the state can record the changes above.",
+            );
+            w.out.push_str(&format!(
+                "{no} {headline}\n\nTo accept these changes into the mesh state without changing any \
+                 real infrastructure, run:\n    mesh apply --refresh-only\n"
+            ));
+            return w.out;
+        }
+        w.out.push_str(
+            "Unless you have made equivalent changes to your configuration, or ignored the relevant \
+             attributes using ignore_changes, the following plan may include actions to undo or \
+             respond to these changes.\n\n",
+        );
+        w.out.push_str(&"\u{2500}".repeat(77));
+        w.out.push_str("\n\n");
+    }
 
     if changes.is_empty() && !outputs_changed {
         let (headline, detail) = match plan.mode {

@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::marked_pair;
 use crate::config::ResourceMode;
-use crate::plan::{Action, OutputChange, Plan, PlanMode, ResourceChange};
+use crate::plan::{Action, DriftKind, OutputChange, Plan, PlanMode, ResourceChange, ResourceDrift};
 use crate::value::{PathStep, Value};
 
 /// The version of the JSON plan document: the major part changes on incompatible changes.
@@ -20,7 +20,7 @@ pub(super) fn render(plan: &Plan) -> Json {
         .map(|(name, oc)| (name.clone(), output_change(oc)))
         .collect();
     let summary = plan.summary();
-    json!({
+    let doc = json!({
         "format_version": JSON_FORMAT_VERSION,
         "mesh_version": plan.mesh_version,
         "mode": match plan.mode {
@@ -38,7 +38,65 @@ pub(super) fn render(plan: &Plan) -> Json {
             "change": summary.change,
             "destroy": summary.destroy,
         },
-    })
+    });
+    if plan.drift.is_empty() {
+        return doc;
+    }
+    // `resource_drift` goes right before `resource_changes`, as in Terraform's document.
+    let mut drift: Vec<&ResourceDrift> = plan.drift.iter().collect();
+    drift.sort_by(|x, y| x.address.cmp(&y.address));
+    let drift = Json::Array(drift.into_iter().map(resource_drift).collect());
+    let Json::Object(fields) = doc else {
+        return doc;
+    };
+    let mut out = Map::new();
+    let mut drift = Some(drift);
+    for (k, v) in fields {
+        if k == "resource_changes" {
+            if let Some(d) = drift.take() {
+                out.insert("resource_drift".into(), d);
+            }
+        }
+        out.insert(k, v);
+    }
+    Json::Object(out)
+}
+
+/// One object changed or deleted outside mesh, shaped like a resource change.
+fn resource_drift(d: &ResourceDrift) -> Json {
+    let (before, after) = marked_pair(&d.before, &d.after);
+    let (action, after) = match d.kind {
+        DriftKind::Changed => (Action::Update, after),
+        DriftKind::Deleted => (Action::Delete, Value::Null),
+    };
+    let mut obj = Map::new();
+    obj.insert("address".into(), json!(d.address));
+    if let Some(parsed) = crate::address::InstanceAddress::parse(&d.address) {
+        let module = parsed.resource.module.to_string();
+        let module = module.trim_end_matches('.');
+        if !module.is_empty() {
+            obj.insert("module_address".into(), json!(module));
+        }
+        obj.insert("mode".into(), json!("managed"));
+        obj.insert("type".into(), json!(d.resource_type));
+        obj.insert("name".into(), json!(parsed.resource.name));
+    } else {
+        obj.insert("mode".into(), json!("managed"));
+        obj.insert("type".into(), json!(d.resource_type));
+    }
+    obj.insert("provider".into(), json!(d.provider));
+    obj.insert(
+        "change".into(),
+        json!({
+            "actions": actions(action),
+            "before": redact(&before),
+            "after": redact(&after),
+            "after_unknown": unknown_as_bool(&after),
+            "before_sensitive": sensitive_as_bool(&before),
+            "after_sensitive": sensitive_as_bool(&after),
+        }),
+    );
+    Json::Object(obj)
 }
 
 fn actions(action: Action) -> Json {

@@ -7,9 +7,11 @@
 
 mod human;
 mod json;
+mod markdown;
 mod writer;
 
 pub use json::JSON_FORMAT_VERSION;
+pub use markdown::{render_plan_markdown, MARKDOWN_MARKER};
 
 use crate::plan::{MarkedValue, Plan};
 use crate::value::Value;

@@ -390,3 +390,84 @@ fn new_sensitive_values_are_additions() {
         "{change}"
     );
 }
+
+fn drift_plan(changes: Vec<ResourceChange>) -> Plan {
+    use crate::plan::{DriftKind, ResourceDrift};
+    let mut p = plan(changes, BTreeMap::new());
+    p.drift = vec![
+        ResourceDrift {
+            address: "test_thing.gone".into(),
+            resource_type: "test_thing".into(),
+            provider: "test".into(),
+            kind: DriftKind::Deleted,
+            before: mv(&obj(&[("name", s("gone")), ("id", s("g-1"))])),
+            after: MarkedValue::null(),
+        },
+        ResourceDrift {
+            address: "module.net.test_thing.edited[0]".into(),
+            resource_type: "test_thing".into(),
+            provider: "test".into(),
+            kind: DriftKind::Changed,
+            before: mv(&obj(&[
+                ("name", s("a")),
+                ("size", n(1.0)),
+                ("password", s("s3cr3t-old").into_sensitive()),
+            ])),
+            after: mv(&obj(&[
+                ("name", s("a")),
+                ("size", n(2.0)),
+                ("password", s("s3cr3t-new").into_sensitive()),
+            ])),
+        },
+    ];
+    p
+}
+
+#[test]
+fn drift_section_comes_before_the_changes() {
+    let created = change(
+        "test_thing.gone",
+        Action::Create,
+        Value::Null,
+        obj(&[("name", s("gone")), ("id", Value::Unknown)]),
+    );
+    let out = render_plan_human(&drift_plan(vec![created]), ColorChoice::Never);
+    let note = out
+        .find("Note: Objects have changed outside of mesh")
+        .expect("drift note");
+    let actions = out.find("mesh will perform").expect("actions");
+    assert!(note < actions, "{out}");
+    assert!(out.contains("  # module.net.test_thing.edited[0] has changed\n  ~ resource \"test_thing\" \"edited\" {\n      ~ password = (sensitive value)\n      ~ size     = 1 -> 2\n"), "{out}");
+    assert!(out.contains("  # test_thing.gone has been deleted\n  - resource \"test_thing\" \"gone\" {\n      - id   = \"g-1\" -> null\n"), "{out}");
+    assert!(!out.contains("s3cr3t"), "{out}");
+}
+
+#[test]
+fn drift_without_changes_is_not_no_changes() {
+    let out = render_plan_human(&drift_plan(Vec::new()), ColorChoice::Never);
+    assert!(out.contains("has changed"), "{out}");
+    assert!(!out.contains("No changes. "), "{out}");
+    assert!(out.contains("No changes to apply."), "{out}");
+    assert!(out.contains("mesh apply --refresh-only"), "{out}");
+}
+
+#[test]
+fn json_drift_is_redacted_and_before_resource_changes() {
+    let doc = render_plan_json(&drift_plan(Vec::new()));
+    let keys: Vec<&String> = doc.as_object().expect("object").keys().collect();
+    let at = |k: &str| keys.iter().position(|x| *x == k).expect(k);
+    assert!(at("resource_drift") + 1 == at("resource_changes"));
+    let drift = doc["resource_drift"].as_array().expect("array");
+    assert_eq!(drift[0]["address"], "module.net.test_thing.edited[0]");
+    assert_eq!(drift[0]["module_address"], "module.net");
+    assert_eq!(drift[0]["change"]["actions"], serde_json::json!(["update"]));
+    assert_eq!(drift[0]["change"]["after"]["size"], 2.0);
+    assert!(drift[0]["change"]["after"]["password"].is_null());
+    assert_eq!(drift[0]["change"]["after_sensitive"]["password"], true);
+    assert_eq!(drift[1]["change"]["actions"], serde_json::json!(["delete"]));
+    assert!(drift[1]["change"]["after"].is_null());
+    assert!(!doc.to_string().contains("s3cr3t"));
+    assert!(render_plan_json(&plan(Vec::new(), BTreeMap::new()))
+        .get("resource_drift")
+        .is_none());
+}
