@@ -161,6 +161,7 @@ impl LocalCloud {
         let app = Router::new()
             .route("/_admin/resources", get(admin_resources))
             .route("/_admin/reset", post(admin_reset))
+            .route("/_admin/mutate", post(admin_mutate))
             .route("/_admin/faults", get(get_faults).post(set_faults))
             .route("/_admin/throttle", get(get_throttle).post(set_throttle))
             .fallback(serve)
@@ -221,6 +222,15 @@ impl LocalCloud {
             .collect();
         ids.sort();
         ids
+    }
+
+    /// Change a resource behind its clients' backs, as someone else changing Azure would:
+    /// no type validation, no operation. `request` is what `POST /_admin/mutate` takes:
+    /// `{"id", "op": "delete"}`, `{"id", "op": "tag", "key", "value"}` or
+    /// `{"id", "op": "set", "path": "properties.count", "value": 5}`. Deleting a resource
+    /// deletes everything below it. The answer says what changed; an error is (status, message).
+    pub fn mutate(&self, request: &Json) -> Result<Json, (u16, String)> {
+        mutate(&self.shared, request)
     }
 
     /// Replace the injected faults (the random sequence restarts from their seed).
@@ -532,6 +542,95 @@ async fn admin_reset(State(shared): State<Arc<Shared>>) -> Response {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+async fn admin_mutate(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let request = match serde_json::from_slice::<Json>(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("invalid request: {e}")).into_response()
+        }
+    };
+    match mutate(&shared, &request) {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err((status, message)) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            message,
+        )
+            .into_response(),
+    }
+}
+
+/// See [`LocalCloud::mutate`].
+fn mutate(shared: &Shared, request: &Json) -> Result<Json, (u16, String)> {
+    let field = |name: &str| request.get(name).and_then(Json::as_str);
+    let id = field("id").ok_or((400, "the request needs an \"id\"".to_string()))?;
+    let op = field("op").ok_or((400, "the request needs an \"op\"".to_string()))?;
+    let key = ArmId::parse(id)
+        .map(|a| a.key())
+        .ok_or((400, format!("{id} is not an ARM resource ID")))?;
+    let mut cloud = lock(&shared.cloud);
+    cloud.settle(now());
+    let Some(entry) = cloud.resources.get(&key) else {
+        return Err((404, format!("the local cloud has no resource {id}")));
+    };
+    let id = entry.resource.id.clone();
+    let answer = match op {
+        "delete" => {
+            let mut removed = vec![id.clone()];
+            for k in cloud.descendants(&key) {
+                if let Some(e) = cloud.resources.get(&k) {
+                    removed.push(e.resource.id.clone());
+                }
+            }
+            cloud.remove_tree(&key);
+            json!({"id": id, "op": "delete", "removed": removed})
+        }
+        "tag" | "set" => {
+            let (path, value): (Vec<String>, Json) = if op == "tag" {
+                let tag = field("key").ok_or((400, "a tag needs a \"key\"".to_string()))?;
+                let value = request.get("value").cloned().unwrap_or(Json::Null);
+                (vec!["tags".to_string(), tag.to_string()], value)
+            } else {
+                let path = field("path").ok_or((400, "set needs a \"path\"".to_string()))?;
+                let path: Vec<String> = path.split('.').map(str::to_string).collect();
+                if path.iter().any(String::is_empty) {
+                    return Err((400, format!("invalid property path {:?}", field("path"))));
+                }
+                if matches!(path[0].as_str(), "id" | "name" | "type") {
+                    return Err((400, format!("{} cannot be changed", path[0])));
+                }
+                (path, request.get("value").cloned().unwrap_or(Json::Null))
+            };
+            let Some(entry) = cloud.resources.get_mut(&key) else {
+                return Err((404, format!("the local cloud has no resource {id}")));
+            };
+            let mut node = &mut entry.resource.body;
+            for part in &path[..path.len() - 1] {
+                let Some(obj) = node.as_object_mut() else {
+                    return Err((400, format!("{} is not inside an object", path.join("."))));
+                };
+                let next = obj.entry(part.clone()).or_insert(Json::Null);
+                if next.is_null() {
+                    *next = json!({});
+                }
+                node = next;
+            }
+            let Some(obj) = node.as_object_mut() else {
+                return Err((400, format!("{} is not inside an object", path.join("."))));
+            };
+            let last = path[path.len() - 1].clone();
+            let before = obj.insert(last, value.clone()).unwrap_or(Json::Null);
+            cloud.dirty = true;
+            json!({"id": id, "op": op, "path": path.join("."), "before": before, "after": value})
+        }
+        other => return Err((400, format!("unknown op {other:?} (delete, tag or set)"))),
+    };
+    shared
+        .persist
+        .save(&mut cloud)
+        .map_err(|e| (500, format!("the local cloud cannot save its data: {e}")))?;
+    Ok(answer)
 }
 
 async fn get_faults(State(shared): State<Arc<Shared>>) -> Response {

@@ -6,6 +6,7 @@ mod bad_input;
 mod closed_output;
 mod data_sources;
 mod drift;
+mod drift_outside;
 mod failures;
 mod interrupts;
 mod lifecycle;

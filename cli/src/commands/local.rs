@@ -1,9 +1,11 @@
-//! `mesh local serve|status|reset`: the local cloud as a standalone server, and its data.
+//! `mesh local serve|status|reset|delete|tag|set`: the local cloud as a standalone server, its
+//! data, and changes made to it behind mesh's back (drift, for tests and demos).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use mesh_emulator::{LocalCloud, LocalCloudOptions, Throttle, TlsConfig};
+use serde_json::{json, Value as Json};
 
 use crate::local_cloud::{
     announce_server, data_dir, faults, running_server, time_factor, withdraw_server,
@@ -38,6 +40,41 @@ pub enum LocalCommand {
     },
     /// Delete the local cloud's data: every emulated resource is gone.
     Reset {
+        /// Data directory (default: .mesh/local-cloud in the spec directory).
+        #[arg(long = "data-dir", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Delete a resource (and everything below it) behind mesh's back, as someone else
+    /// deleting it in Azure would.
+    Delete {
+        /// The resource's ARM ID.
+        #[arg(value_name = "ARM_ID")]
+        id: String,
+        /// Data directory (default: .mesh/local-cloud in the spec directory).
+        #[arg(long = "data-dir", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Add or overwrite one tag of a resource behind mesh's back.
+    Tag {
+        /// The resource's ARM ID.
+        #[arg(value_name = "ARM_ID")]
+        id: String,
+        /// The tag: KEY=VALUE.
+        #[arg(value_name = "KEY=VALUE")]
+        tag: String,
+        /// Data directory (default: .mesh/local-cloud in the spec directory).
+        #[arg(long = "data-dir", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Set a property of a resource behind mesh's back, without validation: e.g.
+    /// `properties.count=5` (the value is JSON, or else a string).
+    Set {
+        /// The resource's ARM ID.
+        #[arg(value_name = "ARM_ID")]
+        id: String,
+        /// PROPERTY_PATH=JSON_VALUE, the path dot-separated in the resource's ARM JSON.
+        #[arg(value_name = "PROPERTY_PATH=JSON_VALUE")]
+        assignment: String,
         /// Data directory (default: .mesh/local-cloud in the spec directory).
         #[arg(long = "data-dir", value_name = "DIR")]
         data_dir: Option<PathBuf>,
@@ -146,6 +183,139 @@ pub async fn run(command: &LocalCommand) -> CommandResult {
             }
             Ok(0)
         }
+        LocalCommand::Delete { id, data_dir: dir } => {
+            let answer = mutate(&base, dir.as_deref(), json!({"id": id, "op": "delete"})).await?;
+            let removed: Vec<&str> = answer
+                .get("removed")
+                .and_then(Json::as_array)
+                .map(|a| a.iter().filter_map(Json::as_str).collect())
+                .unwrap_or_default();
+            println!(
+                "Deleted {} in the local cloud.",
+                removed.first().copied().unwrap_or(id)
+            );
+            if removed.len() > 1 {
+                println!("Also deleted, below it:");
+                for child in &removed[1..] {
+                    println!("  {child}");
+                }
+            }
+            Ok(0)
+        }
+        LocalCommand::Tag {
+            id,
+            tag,
+            data_dir: dir,
+        } => {
+            let Some((key, value)) = tag.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+                return Err(anyhow::anyhow!("the tag must be KEY=VALUE, not {tag:?}").into());
+            };
+            let request = json!({"id": id, "op": "tag", "key": key, "value": value});
+            let answer = mutate(&base, dir.as_deref(), request).await?;
+            print_change(&answer, &format!("tag {key:?}"));
+            Ok(0)
+        }
+        LocalCommand::Set {
+            id,
+            assignment,
+            data_dir: dir,
+        } => {
+            let Some((path, value)) = assignment.split_once('=').filter(|(p, _)| !p.is_empty())
+            else {
+                return Err(anyhow::anyhow!(
+                    "the change must be PROPERTY_PATH=JSON_VALUE, not {assignment:?}"
+                )
+                .into());
+            };
+            let value = serde_json::from_str::<Json>(value)
+                .unwrap_or_else(|_| Json::String(value.to_string()));
+            let request = json!({"id": id, "op": "set", "path": path, "value": value});
+            let answer = mutate(&base, dir.as_deref(), request).await?;
+            print_change(&answer, path);
+            Ok(0)
+        }
+    }
+}
+
+/// What `mesh local tag|set` prints: the value before and after.
+fn print_change(answer: &Json, what: &str) {
+    let id = answer.get("id").and_then(Json::as_str).unwrap_or_default();
+    let show = |v: Option<&Json>| match v {
+        None | Some(Json::Null) => "(none)".to_string(),
+        Some(v) => v.to_string(),
+    };
+    println!("Changed {what} of {id} in the local cloud:");
+    println!(
+        "  {} -> {}",
+        show(answer.get("before")),
+        show(answer.get("after"))
+    );
+}
+
+/// Apply an admin change to the local cloud on `dir`: through the running `mesh local serve`,
+/// or a cloud started for the purpose on the data (then saved and stopped).
+async fn mutate(
+    base: &Path,
+    dir: Option<&Path>,
+    request: Json,
+) -> Result<Json, crate::workspace::CommandError> {
+    let dir = data_dir(base, dir);
+    if let Some(url) = running_server(&dir) {
+        return post_admin(&url, "/_admin/mutate", &request)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}").into());
+    }
+    if mesh_emulator::inspect_data(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot read the local cloud's data: {e}"))?
+        .is_none()
+    {
+        return Err(anyhow::anyhow!("No local cloud data in {}.", shown(base, &dir)).into());
+    }
+    let options = LocalCloudOptions {
+        data_dir: Some(dir.clone()),
+        time_factor: time_factor().map_err(anyhow::Error::msg)?,
+        faults: Default::default(),
+        throttle: None,
+        tls: None,
+    };
+    let cloud = LocalCloud::start(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the local cloud: {e}"))?;
+    let answer = cloud.mutate(&request);
+    cloud.shutdown().await;
+    answer.map_err(|(_, message)| anyhow::anyhow!("{message}").into())
+}
+
+/// POST JSON to a running server's admin endpoint (plain HTTP on loopback); the JSON answer.
+async fn post_admin(url: &str, path: &str, body: &Json) -> Result<Json, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.strip_prefix("http://").unwrap_or(url);
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("cannot reach the local cloud at {url}: {e}"))?;
+    let body = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut response = Vec::new();
+    let io = async {
+        stream.write_all(request.as_bytes()).await?;
+        stream.read_to_end(&mut response).await
+    };
+    io.await
+        .map_err(|e| format!("cannot talk to the local cloud at {url}: {e}"))?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, content) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if status == 200 {
+        serde_json::from_str(content).map_err(|e| format!("unexpected answer from {url}: {e}"))
+    } else {
+        Err(content.trim().to_string())
     }
 }
 
@@ -157,7 +327,7 @@ fn print_serving(cloud: &LocalCloud, dir: &std::path::Path) {
     println!("  subscription: {}", LocalCloud::SUBSCRIPTION_ID);
     println!("  ARM endpoint: {url}/   Key Vault: {url}/keyvault/{{vault}}/");
     println!("  cloud metadata: {url}/metadata/endpoints?api-version=2022-09-01");
-    println!("  any bearer token is accepted; admin: {url}/_admin/resources, /_admin/faults, /_admin/reset");
+    println!("  any bearer token is accepted; admin: {url}/_admin/resources, /_admin/faults, /_admin/reset, /_admin/mutate");
     match cloud.ca_file() {
         Some(ca) => {
             let ca = ca.display();
