@@ -3,6 +3,7 @@
 mod harness;
 
 mod bad_input;
+mod ci_flow;
 mod closed_output;
 mod data_sources;
 mod drift;

@@ -3,63 +3,7 @@
 //! replaces, destroy leaves the cloud empty; and the plan-time checks catch the seed's classic
 //! mistakes before anything is created.
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::harness::{plan_line, Out, Spec};
-
-/// A copy of specs/multicluster-istio in a fresh directory.
-fn seed() -> Spec {
-    let spec = Spec::new();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/multicluster-istio");
-    copy_dir(&source, spec.path());
-    spec
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read spec dir") {
-        let entry = entry.expect("entry");
-        let name = entry.file_name();
-        if name == ".mesh" {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
-}
-
-/// Run mesh against the embedded local cloud, never a real subscription.
-fn run(spec: &Spec, args: &[&str]) -> Out {
-    let mut cmd: Command = spec.command(args);
-    for var in [
-        "AZURE_SUBSCRIPTION_ID",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("MESH_LOCAL_TIME_FACTOR", "0.001");
-    let output = cmd.output().expect("run mesh");
-    let out = Out {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(!out.all().contains("panicked"), "{}", out.dump());
-    out
-}
-
-fn ok(spec: &Spec, args: &[&str]) -> Out {
-    let out = run(spec, args);
-    assert_eq!(out.code, 0, "mesh {args:?} failed\n{}", out.dump());
-    out
-}
+use crate::harness::{ok_local as ok, plan_line, run_local as run, seed_spec as seed};
 
 const OWNER_TAGS: &str = "tags={scenario=\"multicluster-istio\",owner=\"platform\"}";
 
