@@ -14,8 +14,8 @@ use serde_json::{json, Value as Json};
 
 use super::config::{string, tags};
 use super::key_vault_secret::{
-    already_exists, check_object_name, data_plane, delete_object, kv_error, locate, missing_vault,
-    object_tags, plan_versioned, response_id, set_versioned_ids, DATA_PLANE_API_VERSION,
+    check_object_name, data_plane, delete_object, kv_error, locate_known, locate_new, object_tags,
+    plan_versioned, read_object, response_id, set_versioned_ids, DATA_PLANE_API_VERSION,
 };
 use super::{AzureResourceType, Context};
 use crate::arm::Method;
@@ -163,26 +163,13 @@ impl AzureResourceType for KeyVaultCertificate {
     }
 
     async fn create(&self, ctx: &Context, config: &Value) -> Result<Value, ProviderError> {
-        let (uri, path) = locate(ctx, config, "certificates").await?;
-        let uri = uri.ok_or_else(|| missing_vault(config))?;
-        let existing = data_plane(ctx, Method::Get, &uri, &path, None).await;
-        if existing
-            .map_err(|e| kv_error("reading", &path, e))?
-            .is_some()
-        {
-            return Err(already_exists(&uri, &path));
-        }
+        let (uri, path) = locate_new(ctx, config, "certificates").await?;
         self.import(ctx, &uri, &path, config).await
     }
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, ProviderError> {
-        let (Some(uri), path) = locate(ctx, state, "certificates").await? else {
-            return Ok(None);
-        };
-        let response = data_plane(ctx, Method::Get, &uri, &path, None).await;
-        Ok(response
-            .map_err(|e| kv_error("reading", &path, e))?
-            .map(|r| self.to_state(state, &response_id(&r, &uri, &path), &r)))
+        let found = read_object(ctx, state, "certificates").await?;
+        Ok(found.map(|(r, id)| self.to_state(state, &id, &r)))
     }
 
     async fn update(
@@ -191,8 +178,7 @@ impl AzureResourceType for KeyVaultCertificate {
         _prior: &Value,
         config: &Value,
     ) -> Result<Value, ProviderError> {
-        let (uri, path) = locate(ctx, config, "certificates").await?;
-        let uri = uri.ok_or_else(|| missing_vault(config))?;
+        let (uri, path) = locate_known(ctx, config, "certificates").await?;
         self.import(ctx, &uri, &path, config).await
     }
 

@@ -97,26 +97,13 @@ impl AzureResourceType for KeyVaultSecret {
     }
 
     async fn create(&self, ctx: &Context, config: &Value) -> Result<Value, ProviderError> {
-        let (uri, path) = locate(ctx, config, "secrets").await?;
-        let uri = uri.ok_or_else(|| missing_vault(config))?;
-        let existing = data_plane(ctx, Method::Get, &uri, &path, None).await;
-        if existing
-            .map_err(|e| kv_error("reading", &path, e))?
-            .is_some()
-        {
-            return Err(already_exists(&uri, &path));
-        }
+        let (uri, path) = locate_new(ctx, config, "secrets").await?;
         self.write(ctx, &uri, &path, config).await
     }
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, ProviderError> {
-        let (Some(uri), path) = locate(ctx, state, "secrets").await? else {
-            return Ok(None);
-        };
-        let response = data_plane(ctx, Method::Get, &uri, &path, None).await;
-        Ok(response
-            .map_err(|e| kv_error("reading", &path, e))?
-            .map(|r| self.to_state(state, response_id(&r, &uri, &path).as_str(), &r)))
+        let found = read_object(ctx, state, "secrets").await?;
+        Ok(found.map(|(r, id)| self.to_state(state, &id, &r)))
     }
 
     async fn update(
@@ -125,8 +112,7 @@ impl AzureResourceType for KeyVaultSecret {
         _prior: &Value,
         config: &Value,
     ) -> Result<Value, ProviderError> {
-        let (uri, path) = locate(ctx, config, "secrets").await?;
-        let uri = uri.ok_or_else(|| missing_vault(config))?;
+        let (uri, path) = locate_known(ctx, config, "secrets").await?;
         self.write(ctx, &uri, &path, config).await
     }
 
@@ -230,6 +216,53 @@ pub(crate) fn plan_versioned(
 }
 
 /// The vault URI (`None` when the vault is gone) and the object path `{collection}/{name}`.
+/// The vault URI and object path for a new object; an error when the vault is unknown or the
+/// object already exists (Key Vault would add a version to someone else's object).
+pub(crate) async fn locate_new(
+    ctx: &Context,
+    config: &Value,
+    kind: &str,
+) -> Result<(String, String), ProviderError> {
+    let (uri, path) = locate_known(ctx, config, kind).await?;
+    let existing = data_plane(ctx, Method::Get, &uri, &path, None).await;
+    if existing
+        .map_err(|e| kv_error("reading", &path, e))?
+        .is_some()
+    {
+        return Err(already_exists(&uri, &path));
+    }
+    Ok((uri, path))
+}
+
+/// The vault URI and object path; an error when the vault is unknown.
+pub(crate) async fn locate_known(
+    ctx: &Context,
+    config: &Value,
+    kind: &str,
+) -> Result<(String, String), ProviderError> {
+    let (uri, path) = locate(ctx, config, kind).await?;
+    let uri = uri.ok_or_else(|| missing_vault(config))?;
+    Ok((uri, path))
+}
+
+/// The live object and its versioned ID; `None` when the vault or the object is gone.
+pub(crate) async fn read_object(
+    ctx: &Context,
+    state: &Value,
+    kind: &str,
+) -> Result<Option<(Json, String)>, ProviderError> {
+    let (Some(uri), path) = locate(ctx, state, kind).await? else {
+        return Ok(None);
+    };
+    let response = data_plane(ctx, Method::Get, &uri, &path, None).await;
+    Ok(response
+        .map_err(|e| kv_error("reading", &path, e))?
+        .map(|r| {
+            let id = response_id(&r, &uri, &path);
+            (r, id)
+        }))
+}
+
 pub(crate) async fn locate(
     ctx: &Context,
     config: &Value,
