@@ -113,8 +113,27 @@ pub fn registry() -> ProviderRegistry {
         registry.register(p);
     }
     registry.register(Arc::new(mesh_provider_test::TestProvider::new()));
-    registry.register(Arc::new(mesh_provider_azure::AzureProvider::new()));
+    let azure = Arc::new(mesh_provider_azure::AzureProvider::new());
+    registry.register(azure.clone());
+    let kubernetes = mesh_provider_kubernetes::KubernetesProvider::new(Some(Arc::new(
+        AksCredentials(azure),
+    )));
+    registry.register(Arc::new(kubernetes.istio()));
+    registry.register(Arc::new(kubernetes));
     registry
+}
+
+/// AKS admin credentials for the Kubernetes provider, fetched by the Azure provider.
+struct AksCredentials(Arc<mesh_provider_azure::AzureProvider>);
+
+#[async_trait::async_trait]
+impl mesh_provider_kubernetes::ClusterCredentials for AksCredentials {
+    async fn admin_kubeconfig(
+        &self,
+        cluster_id: &str,
+    ) -> Result<Option<String>, mesh_engine::provider::ProviderError> {
+        self.0.admin_kubeconfig(cluster_id).await
+    }
 }
 
 /// Configure every provider from its `provider "name" {}` block (or an empty one).

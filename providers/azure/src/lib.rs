@@ -57,6 +57,18 @@ impl AzureProvider {
         }
     }
 
+    /// The admin kubeconfig (YAML) of the AKS cluster with this ARM ID, fetched now and never
+    /// stored; `None` when the cluster does not exist.
+    pub async fn admin_kubeconfig(&self, cluster_id: &str) -> Result<Option<String>, ProviderError> {
+        let Some(client) = self.client.get() else {
+            return Err(ProviderError::new(
+                "the azure provider is not configured: no subscription to fetch cluster credentials from",
+            ));
+        };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        resources::kubernetes_cluster::admin_kubeconfig(client, cluster_id, &cancel).await
+    }
+
     /// What the provider talks to, once configured: "subscription X at ENDPOINT".
     pub fn target(&self) -> Option<&str> {
         self.target.get().map(String::as_str)

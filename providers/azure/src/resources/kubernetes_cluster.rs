@@ -3,11 +3,12 @@
 //! The system pool is `default_node_pool` (agentPoolProfiles[0], mode System); other pools are
 //! `azure_kubernetes_node_pool`. Add-ons map to `properties.addonProfiles`
 //! (azureKeyvaultSecretsProvider, ingressApplicationGateway, omsagent), the managed Istio
-//! add-on to `properties.serviceMeshProfile`. After create, update and read the admin
-//! kubeconfig is fetched with POST `{id}/listClusterAdminCredential` and kept, sensitive, in
-//! `kube_admin_config_raw`.
+//! add-on to `properties.serviceMeshProfile`. The admin kubeconfig is never part of the state:
+//! [`admin_kubeconfig`] fetches it (POST `{id}/listClusterAdminCredential`) when the Kubernetes
+//! provider needs a client.
 
 use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
 use base64::Engine as _;
 use mesh_engine::provider::{
     default_plan, AttrType, AttributeSchema, BlockSchema, NestedBlockSchema, Nesting,
@@ -21,6 +22,7 @@ use super::generic_resource::values::{
     block, error_at, flag, jstr, map, same_id, strings, tags_state,
 };
 use super::kubernetes_node_pool::{pool, when_idle, AKS_API_VERSION};
+use crate::arm::ArmClient;
 use super::{arm_delete, arm_put, arm_read, provider_error, AzureResourceType, Context};
 use checks::{validate_cluster, CRITICAL_ADDONS_TAINT};
 use mapping::{
@@ -183,19 +185,20 @@ fn schema_blocks(block: BlockSchema) -> BlockSchema {
         .block("service_mesh_profile", nested("The managed Istio add-on.", mesh, false, false))
 }
 
-/// Fill `kube_admin_config_raw` from listClusterAdminCredential (base64 kubeconfigs[0].value).
-async fn with_kubeconfig(ctx: &Context, mut state: Value) -> Result<Value, ProviderError> {
-    let id = string(&state, "id").unwrap_or_default();
-    let response = ctx
-        .client
-        .post(
-            &format!("{id}/listClusterAdminCredential"),
-            AKS_API_VERSION,
-            None,
-            &ctx.cancel,
-        )
-        .await
-        .map_err(provider_error)?;
+/// The admin kubeconfig (YAML) of a cluster, from listClusterAdminCredential (base64
+/// kubeconfigs[0].value); `None` when the cluster does not exist. Kept out of state: the
+/// Kubernetes provider asks for it when it needs a client.
+pub async fn admin_kubeconfig(
+    client: &ArmClient,
+    id: &str,
+    cancel: &CancellationToken,
+) -> Result<Option<String>, ProviderError> {
+    let action = format!("{id}/listClusterAdminCredential");
+    let response = match client.post(&action, AKS_API_VERSION, None, cancel).await {
+        Ok(response) => response,
+        Err(e) if e.status == 404 => return Ok(None),
+        Err(e) => return Err(provider_error(e)),
+    };
     let encoded = response
         .pointer("/kubeconfigs/0/value")
         .and_then(Json::as_str)
@@ -209,8 +212,7 @@ async fn with_kubeconfig(ctx: &Context, mut state: Value) -> Result<Value, Provi
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| ProviderError::new(format!("listClusterAdminCredential of {id} returned a kubeconfig that is not base64-encoded UTF-8")))?;
-    state.set_or_insert("kube_admin_config_raw", Value::string(raw).into_sensitive());
-    Ok(state)
+    Ok(Some(raw))
 }
 
 #[async_trait]
@@ -246,7 +248,6 @@ impl AzureResourceType for KubernetesCluster {
             .attribute("kubelet_identity_object_id", s(Computed, "Object ID of the kubelet identity (grant it AcrPull)."))
             .attribute("kubelet_identity_client_id", s(Computed, "Client ID of the kubelet identity."))
             .attribute("addon_identity_object_ids", AttributeSchema::new(AttrType::Map(Box::new(AttrType::String)), Computed, "Object IDs of the add-on identities Azure creates, by add-on block name (key_vault_secrets_provider, ingress_application_gateway, oms_agent)."))
-            .attribute("kube_admin_config_raw", s(Computed, "Admin kubeconfig (YAML) from listClusterAdminCredential.").sensitive());
         ResourceSchema {
             version: 0,
             description: "An AKS managed cluster: control plane, system node pool, identity, networking, add-ons and the managed Istio add-on.".into(),
@@ -488,15 +489,11 @@ impl AzureResourceType for KubernetesCluster {
     }
 
     async fn create(&self, ctx: &Context, config: &Value) -> Result<Value, ProviderError> {
-        let state = arm_put(self, ctx, config).await?;
-        with_kubeconfig(ctx, state).await
+        arm_put(self, ctx, config).await
     }
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, ProviderError> {
-        match arm_read(self, ctx, state).await? {
-            Some(s) => Ok(Some(with_kubeconfig(ctx, s).await?)),
-            None => Ok(None),
-        }
+        arm_read(self, ctx, state).await
     }
 
     async fn update(
@@ -505,8 +502,7 @@ impl AzureResourceType for KubernetesCluster {
         _prior: &Value,
         config: &Value,
     ) -> Result<Value, ProviderError> {
-        let state = when_idle(ctx, || arm_put(self, ctx, config)).await?;
-        with_kubeconfig(ctx, state).await
+        when_idle(ctx, || arm_put(self, ctx, config)).await
     }
 
     async fn delete(&self, ctx: &Context, state: &Value) -> Result<(), ProviderError> {

@@ -39,7 +39,6 @@ fn config() -> Value {
         "kubelet_identity_object_id",
         "kubelet_identity_client_id",
         "addon_identity_object_ids",
-        "kube_admin_config_raw",
     ];
     let mut c = m(&[
         ("name", sv("aks-one")),

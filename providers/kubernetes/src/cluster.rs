@@ -1,0 +1,363 @@
+//! Which cluster a resource lives in, and the clients that reach it.
+//!
+//! A Kubernetes resource names its cluster with `cluster = azure_kubernetes_cluster.one` (any
+//! object with the cluster's ARM `id`) or `cluster = { kubeconfig_path = "...", context = "..." }`.
+//! Plans keep only a small reference ([`ClusterRef`]), so a change to some other attribute of the
+//! AKS cluster does not touch the objects in it, while a new cluster (a new FQDN) replaces them.
+//! Credentials are fetched when a client is first needed and kept in memory only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use mesh_engine::provider::ProviderError;
+use mesh_engine::value::Value;
+use tokio::sync::Mutex;
+
+/// Fetches an AKS cluster's admin kubeconfig (the Azure provider implements it).
+#[async_trait]
+pub trait ClusterCredentials: Send + Sync {
+    /// The admin kubeconfig (YAML) of the cluster with this ARM ID; `None` when the cluster
+    /// does not exist. Implementations MUST NOT log or persist it.
+    async fn admin_kubeconfig(&self, cluster_id: &str) -> Result<Option<String>, ProviderError>;
+}
+
+/// The reference to a cluster that plans and state keep.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClusterRef {
+    /// An AKS cluster: its ARM ID, and its FQDN when known (a recreated cluster gets a new one).
+    Aks {
+        /// ARM resource ID.
+        id: String,
+        /// API server FQDN.
+        fqdn: Option<String>,
+    },
+    /// A kubeconfig file and a context in it (the current context when `None`).
+    Kubeconfig {
+        /// Path of the kubeconfig file.
+        path: String,
+        /// Context name.
+        context: Option<String>,
+    },
+}
+
+/// What the `cluster` attribute of a configuration means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterValue {
+    /// Enough is known to name the cluster.
+    Known(ClusterRef),
+    /// The cluster is created in this apply: its reference is known only then.
+    Unknown,
+}
+
+const CLUSTER_HELP: &str =
+    "`cluster` must be an AKS cluster (e.g. `azure_kubernetes_cluster.one`, \
+     any object with its ARM `id`) or `{ kubeconfig_path = \"...\", context = \"...\" }`";
+
+impl ClusterValue {
+    /// Read the `cluster` attribute (as configured, or as planned and stored).
+    pub fn from_attribute(value: &Value) -> Result<ClusterValue, ProviderError> {
+        let value = value.unmark().0;
+        if value.is_unknown() {
+            return Ok(ClusterValue::Unknown);
+        }
+        let Some(map) = value.as_map() else {
+            return Err(ProviderError::at_attribute(CLUSTER_HELP, "cluster"));
+        };
+        let text = |key: &str| -> Result<Option<String>, ()> {
+            match map.get(key).map(|v| v.unmark().0) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(()),
+            }
+        };
+        let unknown = |key: &str| map.get(key).is_some_and(|v| v.unmark().0.is_unknown());
+        if map.contains_key("kubeconfig_path") {
+            if unknown("kubeconfig_path") || unknown("context") {
+                return Ok(ClusterValue::Unknown);
+            }
+            let path = text("kubeconfig_path").ok().flatten();
+            let context = text("context").map_err(|_| bad_cluster())?;
+            let path = path.ok_or_else(bad_cluster)?;
+            return Ok(ClusterValue::Known(ClusterRef::Kubeconfig {
+                path,
+                context,
+            }));
+        }
+        if unknown("id") || unknown("fqdn") {
+            return Ok(ClusterValue::Unknown);
+        }
+        let id = text("id").ok().flatten().ok_or_else(bad_cluster)?;
+        if !is_aks_id(&id) {
+            return Err(ProviderError::at_attribute(
+                format!("{CLUSTER_HELP}; \"{id}\" is not the ID of a Microsoft.ContainerService/managedClusters resource"),
+                "cluster",
+            ));
+        }
+        let fqdn = text("fqdn").ok().flatten();
+        Ok(ClusterValue::Known(ClusterRef::Aks { id, fqdn }))
+    }
+
+    /// The value plans and state keep for the `cluster` attribute.
+    pub fn to_attribute(&self) -> Value {
+        match self {
+            ClusterValue::Unknown => Value::Unknown,
+            ClusterValue::Known(r) => r.to_attribute(),
+        }
+    }
+}
+
+fn bad_cluster() -> ProviderError {
+    ProviderError::at_attribute(CLUSTER_HELP, "cluster")
+}
+
+fn is_aks_id(id: &str) -> bool {
+    let lower = id.to_ascii_lowercase();
+    lower.starts_with("/subscriptions/")
+        && lower.contains("/providers/microsoft.containerservice/managedclusters/")
+}
+
+impl ClusterRef {
+    /// The stored form.
+    pub fn to_attribute(&self) -> Value {
+        let mut map = std::collections::BTreeMap::new();
+        match self {
+            ClusterRef::Aks { id, fqdn } => {
+                map.insert("id".to_string(), Value::string(id.clone()));
+                if let Some(fqdn) = fqdn {
+                    map.insert("fqdn".to_string(), Value::string(fqdn.clone()));
+                }
+            }
+            ClusterRef::Kubeconfig { path, context } => {
+                map.insert("kubeconfig_path".to_string(), Value::string(path.clone()));
+                if let Some(context) = context {
+                    map.insert("context".to_string(), Value::string(context.clone()));
+                }
+            }
+        }
+        Value::Map(map)
+    }
+
+    /// How messages name the cluster.
+    pub fn describe(&self) -> String {
+        match self {
+            ClusterRef::Aks { id, .. } => {
+                let name = id.rsplit('/').next().unwrap_or(id);
+                format!("AKS cluster {name}")
+            }
+            ClusterRef::Kubeconfig { path, context } => match context {
+                Some(c) => format!("context {c} of {path}"),
+                None => format!("the current context of {path}"),
+            },
+        }
+    }
+}
+
+/// Where a cluster's API is, as its kubeconfig says (what remote secrets point at).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The API server URL.
+    pub server: String,
+    /// The CA bundle (base64 PEM) clients must trust, when the kubeconfig has one.
+    pub certificate_authority_data: Option<String>,
+}
+
+/// A connected cluster, or the knowledge that it no longer exists.
+#[derive(Clone)]
+pub enum Connection {
+    /// A client for the cluster's API, and where that API is.
+    Client(Client, Endpoint),
+    /// The AKS cluster does not exist (deleted outside mesh, or before its objects).
+    ClusterGone,
+}
+
+/// Clients per cluster, made on first use and shared by every resource of the run.
+pub struct ClusterConnections {
+    credentials: Option<Arc<dyn ClusterCredentials>>,
+    clients: Mutex<HashMap<ClusterRef, Connection>>,
+}
+
+impl ClusterConnections {
+    /// Connections that fetch AKS credentials with `credentials` (none: only kubeconfig files).
+    pub fn new(credentials: Option<Arc<dyn ClusterCredentials>>) -> ClusterConnections {
+        ClusterConnections {
+            credentials,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The connection to a cluster.
+    pub async fn connect(&self, cluster: &ClusterRef) -> Result<Connection, ProviderError> {
+        let mut clients = self.clients.lock().await;
+        if let Some(connection) = clients.get(cluster) {
+            return Ok(connection.clone());
+        }
+        let connection = self.open(cluster).await?;
+        clients.insert(cluster.clone(), connection.clone());
+        Ok(connection)
+    }
+
+    /// Forget a cached connection (after the cluster was found gone, say).
+    pub async fn forget(&self, cluster: &ClusterRef) {
+        self.clients.lock().await.remove(cluster);
+    }
+
+    async fn open(&self, cluster: &ClusterRef) -> Result<Connection, ProviderError> {
+        let (yaml, context) = match cluster {
+            ClusterRef::Aks { id, .. } => {
+                let Some(credentials) = &self.credentials else {
+                    return Err(ProviderError::new(format!(
+                        "cannot reach {}: no Azure credentials are available to fetch its kubeconfig",
+                        cluster.describe()
+                    )));
+                };
+                match credentials.admin_kubeconfig(id).await? {
+                    Some(yaml) => (yaml, None),
+                    None => return Ok(Connection::ClusterGone),
+                }
+            }
+            ClusterRef::Kubeconfig { path, context } => {
+                let path = expand_home(path);
+                let yaml = std::fs::read_to_string(&path).map_err(|e| {
+                    ProviderError::at_attribute(
+                        format!("cannot read kubeconfig {path}: {e}"),
+                        "cluster",
+                    )
+                })?;
+                (yaml, context.clone())
+            }
+        };
+        let (client, endpoint) = client_from_kubeconfig(&yaml, context, &cluster.describe()).await?;
+        Ok(Connection::Client(client, endpoint))
+    }
+}
+
+/// A client from a kubeconfig held in memory. Errors never quote the kubeconfig.
+pub async fn client_from_kubeconfig(
+    yaml: &str,
+    context: Option<String>,
+    what: &str,
+) -> Result<(Client, Endpoint), ProviderError> {
+    let kubeconfig = Kubeconfig::from_yaml(yaml)
+        .map_err(|_| ProviderError::new(format!("the kubeconfig of {what} is not valid YAML")))?;
+    let endpoint = endpoint_of(&kubeconfig, context.as_deref()).ok_or_else(|| {
+        ProviderError::new(format!("the kubeconfig of {what} names no server for its context"))
+    })?;
+    let options = KubeConfigOptions {
+        context,
+        ..KubeConfigOptions::default()
+    };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| ProviderError::new(format!("cannot use the kubeconfig of {what}: {e}")))?;
+    let client = Client::try_from(config)
+        .map_err(|e| ProviderError::new(format!("cannot make a client for {what}: {e}")))?;
+    Ok((client, endpoint))
+}
+
+fn endpoint_of(kubeconfig: &Kubeconfig, context: Option<&str>) -> Option<Endpoint> {
+    let context_name = context.or(kubeconfig.current_context.as_deref())?;
+    let context = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context_name)?
+        .context
+        .as_ref()?;
+    let cluster = kubeconfig
+        .clusters
+        .iter()
+        .find(|c| c.name == context.cluster)?
+        .cluster
+        .as_ref()?;
+    Some(Endpoint {
+        server: cluster.server.clone()?,
+        certificate_authority_data: cluster.certificate_authority_data.clone(),
+    })
+}
+
+fn expand_home(path: &str) -> String {
+    match (path.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+        _ => path.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn map(entries: &[(&str, Value)]) -> Value {
+        Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    }
+
+    const ID: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/one";
+
+    #[test]
+    fn an_aks_cluster_object_becomes_its_id_and_fqdn() {
+        let cluster = map(&[
+            ("id", Value::string(ID)),
+            ("fqdn", Value::string("one.example")),
+            ("tags", map(&[("a", Value::string("b"))])),
+        ]);
+        let parsed = ClusterValue::from_attribute(&cluster).unwrap();
+        assert_eq!(
+            parsed,
+            ClusterValue::Known(ClusterRef::Aks {
+                id: ID.into(),
+                fqdn: Some("one.example".into())
+            })
+        );
+        let stored = parsed.to_attribute();
+        assert_eq!(ClusterValue::from_attribute(&stored).unwrap(), parsed);
+        assert!(stored.get("tags").is_none());
+    }
+
+    #[test]
+    fn a_cluster_created_in_this_apply_is_unknown() {
+        let cluster = map(&[("id", Value::Unknown), ("fqdn", Value::Unknown)]);
+        assert_eq!(
+            ClusterValue::from_attribute(&cluster).unwrap(),
+            ClusterValue::Unknown
+        );
+        let fqdn_unknown = map(&[("id", Value::string(ID)), ("fqdn", Value::Unknown)]);
+        assert_eq!(
+            ClusterValue::from_attribute(&fqdn_unknown).unwrap(),
+            ClusterValue::Unknown
+        );
+    }
+
+    #[test]
+    fn a_kubeconfig_reference_keeps_path_and_context() {
+        let cluster = map(&[
+            ("kubeconfig_path", Value::string("/tmp/k")),
+            ("context", Value::string("c1")),
+        ]);
+        assert_eq!(
+            ClusterValue::from_attribute(&cluster).unwrap(),
+            ClusterValue::Known(ClusterRef::Kubeconfig {
+                path: "/tmp/k".into(),
+                context: Some("c1".into())
+            })
+        );
+    }
+
+    #[test]
+    fn other_values_are_rejected_with_what_is_expected() {
+        for bad in [
+            Value::string("one"),
+            map(&[("id", Value::string("/subscriptions/s/resourceGroups/rg"))]),
+            map(&[("name", Value::string("x"))]),
+        ] {
+            let err = ClusterValue::from_attribute(&bad).unwrap_err();
+            assert!(err.message.contains("azure_kubernetes_cluster"), "{err}");
+        }
+    }
+}

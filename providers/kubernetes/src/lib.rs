@@ -1,0 +1,138 @@
+//! The `kubernetes` and `istio` providers: Kubernetes objects on any number of clusters,
+//! reached through kube-rs, and the Istio install and multi-cluster wiring rendered as plain
+//! Kubernetes objects.
+//!
+//! Every resource names its cluster ([`cluster`]); clients are made on first use from
+//! credentials fetched in memory (an AKS cluster's admin kubeconfig through
+//! [`ClusterCredentials`], which the Azure provider implements) or from a kubeconfig file.
+//! Objects are applied with server-side apply as field manager `mesh`
+//! ([`object_set::FIELD_MANAGER`]); refresh reads back only the fields a resource declares
+//! ([`objects::project`]), so server defaults never show as drift. It must not know the engine
+//! beyond the provider boundary, nor Azure beyond an AKS cluster's ARM ID.
+#![deny(missing_docs)]
+
+pub mod cluster;
+pub mod istio;
+pub mod object_digests;
+pub mod object_set;
+pub mod objects;
+pub mod types;
+pub mod wait;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mesh_engine::provider::{
+    ApplyRequest, PlanRequest, PlannedChange, Provider, ProviderError, ProviderSchema, ReadRequest,
+};
+use mesh_engine::value::Value;
+
+pub use cluster::{ClusterConnections, ClusterCredentials, ClusterRef};
+use object_set::Clusters;
+use types::ObjectSetType;
+
+/// The Kubernetes provider's name.
+pub const PROVIDER_NAME: &str = "kubernetes";
+/// The Istio provider's name.
+pub const ISTIO_PROVIDER_NAME: &str = "istio";
+
+/// A provider of object-set resource types (`kubernetes_*` or `istio_*`).
+pub struct KubernetesProvider {
+    name: &'static str,
+    types: BTreeMap<&'static str, Arc<dyn ObjectSetType>>,
+    clusters: Clusters,
+}
+
+impl KubernetesProvider {
+    /// The `kubernetes` provider; AKS credentials come from `credentials`.
+    pub fn new(credentials: Option<Arc<dyn ClusterCredentials>>) -> KubernetesProvider {
+        let connections = Arc::new(ClusterConnections::new(credentials));
+        KubernetesProvider::with_types(PROVIDER_NAME, types::all(), connections)
+    }
+
+    /// The `istio` provider, sharing this provider's cluster connections.
+    pub fn istio(&self) -> KubernetesProvider {
+        KubernetesProvider::with_types(
+            ISTIO_PROVIDER_NAME,
+            types::istio(),
+            self.clusters.connections.clone(),
+        )
+    }
+
+    fn with_types(
+        name: &'static str,
+        list: Vec<Arc<dyn ObjectSetType>>,
+        connections: Arc<ClusterConnections>,
+    ) -> KubernetesProvider {
+        KubernetesProvider {
+            name,
+            types: list.into_iter().map(|t| (t.name(), t)).collect(),
+            clusters: Clusters { connections },
+        }
+    }
+
+    fn resource_type(&self, name: &str) -> Result<&Arc<dyn ObjectSetType>, ProviderError> {
+        self.types
+            .get(name)
+            .ok_or_else(|| ProviderError::new(format!("unknown resource type {name}")))
+    }
+}
+
+#[async_trait]
+impl Provider for KubernetesProvider {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn schema(&self) -> ProviderSchema {
+        ProviderSchema {
+            resources: self
+                .types
+                .iter()
+                .map(|(name, t)| (name.to_string(), t.schema()))
+                .collect(),
+            ..ProviderSchema::default()
+        }
+    }
+
+    fn validate(&self, resource_type: &str, config: &Value) -> Vec<ProviderError> {
+        match self.resource_type(resource_type) {
+            Ok(t) => {
+                let mut errors = t.validate(config);
+                if let Some(cluster) = config.get("cluster") {
+                    if let Err(e) = cluster::ClusterValue::from_attribute(cluster) {
+                        errors.push(e);
+                    }
+                }
+                errors
+            }
+            Err(e) => vec![e],
+        }
+    }
+
+    async fn plan(&self, request: PlanRequest) -> Result<PlannedChange, ProviderError> {
+        let ty = self.resource_type(&request.resource_type)?;
+        object_set::plan(ty.as_ref(), &request)
+    }
+
+    async fn create(&self, request: ApplyRequest) -> Result<Value, ProviderError> {
+        let ty = self.resource_type(&request.resource_type)?;
+        object_set::apply(ty.as_ref(), &self.clusters, &request).await
+    }
+
+    async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError> {
+        let ty = self.resource_type(&request.resource_type)?;
+        object_set::read(ty.as_ref(), &self.clusters, &request).await
+    }
+
+    async fn update(&self, request: ApplyRequest) -> Result<Value, ProviderError> {
+        let ty = self.resource_type(&request.resource_type)?;
+        object_set::apply(ty.as_ref(), &self.clusters, &request).await
+    }
+
+    async fn delete(&self, request: ApplyRequest) -> Result<(), ProviderError> {
+        let ty = self.resource_type(&request.resource_type)?;
+        object_set::delete(ty.as_ref(), &self.clusters, &request).await
+    }
+}

@@ -1,0 +1,414 @@
+//! Kubernetes objects as JSON: naming them, applying them with server-side apply, reading them
+//! back and deleting them, on one cluster.
+//!
+//! Kinds are resolved through discovery per object, so custom resources work like built-in
+//! ones; a kind that is not served yet (its CRD is being created by another resource of the
+//! same apply) is waited for, up to [`CRD_WAIT`].
+
+use std::time::Duration;
+
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::discovery::{ApiCapabilities, Scope};
+use kube::{Api, Client};
+use mesh_engine::provider::ProviderError;
+use serde_json::Value as Json;
+use tokio_util::sync::CancellationToken;
+
+/// How long a custom resource waits for its kind to be served.
+pub const CRD_WAIT: Duration = Duration::from_secs(180);
+/// How long a delete waits for the object to be gone (finalizers, namespace termination).
+pub const DELETE_WAIT: Duration = Duration::from_secs(600);
+/// Attempts for calls that fail in a way worth retrying (5xx, 429, connection errors).
+const ATTEMPTS: u32 = 6;
+
+/// The identity of an object: what a manifest names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    /// `v1`, `apps/v1`, `networking.istio.io/v1beta1`...
+    pub api_version: String,
+    /// `Deployment`, `VirtualService`...
+    pub kind: String,
+    /// The namespace as written (`None`: cluster-scoped, or the default namespace).
+    pub namespace: Option<String>,
+    /// metadata.name.
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// The key of a manifest; an error says what is missing.
+    pub fn of(object: &Json) -> Result<ObjectKey, String> {
+        let text = |pointer: &str| object.pointer(pointer).and_then(Json::as_str);
+        let api_version = text("/apiVersion").ok_or("the object has no apiVersion")?;
+        let kind = text("/kind").ok_or("the object has no kind")?;
+        let name = text("/metadata/name")
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| format!("the {kind} has no metadata.name"))?;
+        Ok(ObjectKey {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            namespace: text("/metadata/namespace").map(str::to_string),
+            name: name.to_string(),
+        })
+    }
+
+    /// `Deployment istio-system/istiod`.
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+
+    /// A stable key for state maps: `apps/v1/Deployment/istio-system/istiod`.
+    pub fn state_key(&self) -> String {
+        let ns = self.namespace.as_deref().unwrap_or("_");
+        format!("{}/{}/{ns}/{}", self.api_version, self.kind, self.name)
+    }
+
+    fn gvk(&self) -> GroupVersionKind {
+        let (group, version) = match self.api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", self.api_version.as_str()),
+        };
+        GroupVersionKind::gvk(group, version, &self.kind)
+    }
+}
+
+/// Object operations on one cluster.
+#[derive(Clone)]
+pub struct ClusterObjects {
+    client: Client,
+    what: String,
+}
+
+impl ClusterObjects {
+    /// Operations through `client`; `what` names the cluster in messages.
+    pub fn new(client: Client, what: impl Into<String>) -> ClusterObjects {
+        ClusterObjects {
+            client,
+            what: what.into(),
+        }
+    }
+
+    /// The kube client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Server-side apply `object` as `field_manager` (forcing conflicts: mesh owns what it
+    /// declares); returns the object as the server stored it.
+    pub async fn apply(
+        &self,
+        object: &Json,
+        field_manager: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Json, ProviderError> {
+        let key = ObjectKey::of(object).map_err(ProviderError::new)?;
+        let api = self.api(&key, cancel).await?;
+        let dynamic: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| {
+            ProviderError::new(format!("{} is not a valid object: {e}", key.describe()))
+        })?;
+        let params = PatchParams::apply(field_manager).force();
+        let patch = Patch::Apply(&dynamic);
+        let applied = self
+            .retrying(&key, "apply", || api.patch(&key.name, &params, &patch))
+            .await?;
+        to_json(applied)
+    }
+
+    /// The object, or `None` when it (or its kind) does not exist.
+    pub async fn get(&self, key: &ObjectKey) -> Result<Option<Json>, ProviderError> {
+        let Some(api) = self.api_if_served(key).await? else {
+            return Ok(None);
+        };
+        let found = self
+            .retrying(key, "read", || api.get_opt(&key.name))
+            .await?;
+        found.map(to_json).transpose()
+    }
+
+    /// Delete the object and wait until it is gone. Succeeds when it is already gone.
+    pub async fn delete(
+        &self,
+        key: &ObjectKey,
+        cancel: &CancellationToken,
+    ) -> Result<(), ProviderError> {
+        let Some(api) = self.api_if_served(key).await? else {
+            return Ok(());
+        };
+        let params = DeleteParams::background();
+        let deleted = self
+            .retrying(key, "delete", || async {
+                match api.delete(&key.name, &params).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_not_found(&e) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await;
+        deleted?;
+        let gone = poll(DELETE_WAIT, cancel, || async {
+            Ok(self.get(key).await?.is_none())
+        })
+        .await?;
+        if !gone {
+            return Err(ProviderError::new(format!(
+                "{} on {} was still there {} s after it was deleted",
+                key.describe(),
+                self.what,
+                DELETE_WAIT.as_secs()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn api(
+        &self,
+        key: &ObjectKey,
+        cancel: &CancellationToken,
+    ) -> Result<Api<DynamicObject>, ProviderError> {
+        if let Some(api) = self.api_if_served(key).await? {
+            return Ok(api);
+        }
+        // A custom resource whose CRD another resource is creating: wait for the kind.
+        let served = poll(CRD_WAIT, cancel, || async {
+            Ok(self.api_if_served(key).await?.is_some())
+        })
+        .await?;
+        let found = if served {
+            self.api_if_served(key).await?
+        } else {
+            None
+        };
+        found.ok_or_else(|| {
+            ProviderError::new(format!(
+                "{} on {}: the kind {} is not served by {} (is its CustomResourceDefinition installed?)",
+                key.describe(),
+                self.what,
+                key.kind,
+                key.api_version
+            ))
+        })
+    }
+
+    async fn api_if_served(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<Api<DynamicObject>>, ProviderError> {
+        let Some((resource, capabilities)) = self.resolve(key).await? else {
+            return Ok(None);
+        };
+        let api = match capabilities.scope {
+            Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+            Scope::Namespaced => {
+                let ns = key.namespace.as_deref().unwrap_or("default");
+                Api::namespaced_with(self.client.clone(), ns, &resource)
+            }
+        };
+        Ok(Some(api))
+    }
+
+    async fn resolve(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<(ApiResource, ApiCapabilities)>, ProviderError> {
+        let gvk = key.gvk();
+        let found = self
+            .retrying(key, "discover", || async {
+                match kube::discovery::pinned_kind(&self.client, &gvk).await {
+                    Ok(found) => Ok(Some(found)),
+                    Err(e) if is_not_found(&e) || is_kind_missing(&e) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        Ok(found)
+    }
+
+    async fn retrying<T, F, Fut>(
+        &self,
+        key: &ObjectKey,
+        verb: &str,
+        mut call: F,
+    ) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1..=ATTEMPTS {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(self.error(key, verb, &e)),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    fn error(&self, key: &ObjectKey, verb: &str, e: &kube::Error) -> ProviderError {
+        let detail = match e {
+            kube::Error::Api(status) => format!("{} ({})", status.message, status.reason),
+            other => other.to_string(),
+        };
+        ProviderError {
+            message: format!(
+                "cannot {verb} {} on {}: {detail}",
+                key.describe(),
+                self.what
+            ),
+            attribute: None,
+            retryable: is_retryable(e),
+        }
+    }
+}
+
+/// Call `check` until it returns true, with growing pauses, until `limit` passes (Ok(false))
+/// or `cancel` fires (an error).
+pub async fn poll<F, Fut>(
+    limit: Duration,
+    cancel: &CancellationToken,
+    mut check: F,
+) -> Result<bool, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, ProviderError>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        if check().await? {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = cancel.cancelled() => return Err(ProviderError::new("interrupted while waiting")),
+        }
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn to_json(object: DynamicObject) -> Result<Json, ProviderError> {
+    serde_json::to_value(object)
+        .map_err(|e| ProviderError::new(format!("cannot encode an object: {e}")))
+}
+
+fn status_code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+fn is_not_found(e: &kube::Error) -> bool {
+    status_code(e) == Some(404)
+}
+
+fn is_kind_missing(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Discovery(_))
+}
+
+fn is_retryable(e: &kube::Error) -> bool {
+    match status_code(e) {
+        Some(code) => code == 429 || code >= 500,
+        None => matches!(
+            e,
+            kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::HttpError(_)
+        ),
+    }
+}
+
+/// The part of `live` that `desired` declares: maps keep only the keys `desired` has, lists
+/// are compared element by element. Comparing this with `desired` ignores what the server
+/// adds (defaults, status, metadata it manages) and still shows every managed field that
+/// changed or went missing.
+pub fn project(live: &Json, desired: &Json) -> Json {
+    match (live, desired) {
+        (Json::Object(live), Json::Object(desired)) => Json::Object(
+            desired
+                .iter()
+                .filter_map(|(k, d)| live.get(k).map(|l| (k.clone(), project(l, d))))
+                .collect(),
+        ),
+        (Json::Array(live), Json::Array(desired)) => Json::Array(
+            live.iter()
+                .enumerate()
+                .map(|(i, l)| match desired.get(i) {
+                    Some(d) => project(l, d),
+                    None => l.clone(),
+                })
+                .collect(),
+        ),
+        (Json::Number(l), Json::Number(d)) if l.as_f64() == d.as_f64() => Json::Number(d.clone()),
+        (Json::String(l), Json::Number(d)) if l == &d.to_string() => Json::Number(d.clone()),
+        (Json::Number(l), Json::String(d)) if d == &l.to_string() => Json::String(d.clone()),
+        _ => live.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_name_objects_and_say_what_is_missing() {
+        let key = ObjectKey::of(&json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "istiod", "namespace": "istio-system"}}))
+        .unwrap();
+        assert_eq!(key.describe(), "Deployment istio-system/istiod");
+        assert_eq!(key.state_key(), "apps/v1/Deployment/istio-system/istiod");
+        assert_eq!(key.gvk().group, "apps");
+        let core = ObjectKey::of(&json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "a"}}))
+        .unwrap();
+        assert_eq!(core.gvk().group, "");
+        assert_eq!(core.state_key(), "v1/Namespace/_/a");
+        let err = ObjectKey::of(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {}}))
+            .unwrap_err();
+        assert_eq!(err, "the Secret has no metadata.name");
+        assert!(ObjectKey::of(&json!({"kind": "Secret"}))
+            .unwrap_err()
+            .contains("apiVersion"));
+    }
+
+    #[test]
+    fn projection_drops_server_additions_and_keeps_managed_changes() {
+        let desired = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [
+            {"name": "a", "image": "x:1"}]}}}});
+        let live = json!({"status": {"ready": 1}, "spec": {"replicas": 3,
+            "progressDeadlineSeconds": 600, "template": {"spec": {"containers": [
+            {"name": "a", "image": "x:1", "imagePullPolicy": "IfNotPresent"}]}}}});
+        assert_eq!(
+            project(&live, &desired),
+            json!({"spec": {"replicas": 3, "template": {"spec": {"containers": [
+                {"name": "a", "image": "x:1"}]}}}})
+        );
+    }
+
+    #[test]
+    fn projection_shows_missing_fields_and_extra_list_items() {
+        let desired =
+            json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "ports": [{"port": 80}]});
+        let live = json!({"metadata": {"labels": {"a": "1", "c": "3"}},
+            "ports": [{"port": 80, "protocol": "TCP"}, {"port": 81}]});
+        assert_eq!(
+            project(&live, &desired),
+            json!({"metadata": {"labels": {"a": "1"}}, "ports": [{"port": 80}, {"port": 81}]})
+        );
+    }
+
+    #[test]
+    fn projection_treats_equal_numbers_and_int_strings_as_written() {
+        assert_eq!(project(&json!(80.0), &json!(80)), json!(80));
+        assert_eq!(project(&json!("80"), &json!(80)), json!(80));
+        assert_eq!(project(&json!(81), &json!(80)), json!(81));
+    }
+}
