@@ -120,6 +120,7 @@ pub fn registry() -> ProviderRegistry {
     )));
     registry.register(Arc::new(kubernetes.istio()));
     registry.register(Arc::new(kubernetes));
+    registry.register(Arc::new(mesh_provider_pki::PkiProvider::new()));
     registry
 }
 

@@ -229,7 +229,8 @@ impl ClusterConnections {
                 (yaml, context.clone())
             }
         };
-        let (client, endpoint) = client_from_kubeconfig(&yaml, context, &cluster.describe()).await?;
+        let (client, endpoint) =
+            client_from_kubeconfig(&yaml, context, &cluster.describe()).await?;
         Ok(Connection::Client(client, endpoint))
     }
 }
@@ -243,7 +244,9 @@ pub async fn client_from_kubeconfig(
     let kubeconfig = Kubeconfig::from_yaml(yaml)
         .map_err(|_| ProviderError::new(format!("the kubeconfig of {what} is not valid YAML")))?;
     let endpoint = endpoint_of(&kubeconfig, context.as_deref()).ok_or_else(|| {
-        ProviderError::new(format!("the kubeconfig of {what} names no server for its context"))
+        ProviderError::new(format!(
+            "the kubeconfig of {what} names no server for its context"
+        ))
     })?;
     let options = KubeConfigOptions {
         context,

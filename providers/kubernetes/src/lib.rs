@@ -16,6 +16,7 @@ pub mod istio;
 pub mod object_digests;
 pub mod object_set;
 pub mod objects;
+pub mod remote_secret;
 pub mod types;
 pub mod wait;
 
@@ -77,6 +78,11 @@ impl KubernetesProvider {
             .get(name)
             .ok_or_else(|| ProviderError::new(format!("unknown resource type {name}")))
     }
+
+    /// The remote secret spans two clusters: it has its own lifecycle.
+    fn is_remote_secret(&self, name: &str) -> bool {
+        self.name == ISTIO_PROVIDER_NAME && name == remote_secret::TYPE_NAME
+    }
 }
 
 #[async_trait]
@@ -86,17 +92,32 @@ impl Provider for KubernetesProvider {
     }
 
     fn schema(&self) -> ProviderSchema {
+        let mut resources: BTreeMap<String, _> = self
+            .types
+            .iter()
+            .map(|(name, t)| (name.to_string(), t.schema()))
+            .collect();
+        if self.name == ISTIO_PROVIDER_NAME {
+            resources.insert(remote_secret::TYPE_NAME.into(), remote_secret::schema());
+        }
         ProviderSchema {
-            resources: self
-                .types
-                .iter()
-                .map(|(name, t)| (name.to_string(), t.schema()))
-                .collect(),
+            resources,
             ..ProviderSchema::default()
         }
     }
 
     fn validate(&self, resource_type: &str, config: &Value) -> Vec<ProviderError> {
+        if self.is_remote_secret(resource_type) {
+            return ["cluster", "source_cluster"]
+                .into_iter()
+                .filter_map(|a| {
+                    let value = config.get(a)?;
+                    cluster::ClusterValue::from_attribute(value)
+                        .err()
+                        .map(|e| ProviderError::at_attribute(e.message, a))
+                })
+                .collect();
+        }
         match self.resource_type(resource_type) {
             Ok(t) => {
                 let mut errors = t.validate(config);
@@ -112,26 +133,41 @@ impl Provider for KubernetesProvider {
     }
 
     async fn plan(&self, request: PlanRequest) -> Result<PlannedChange, ProviderError> {
+        if self.is_remote_secret(&request.resource_type) {
+            return remote_secret::plan(&request);
+        }
         let ty = self.resource_type(&request.resource_type)?;
         object_set::plan(ty.as_ref(), &request)
     }
 
     async fn create(&self, request: ApplyRequest) -> Result<Value, ProviderError> {
+        if self.is_remote_secret(&request.resource_type) {
+            return remote_secret::apply(&self.clusters, &request).await;
+        }
         let ty = self.resource_type(&request.resource_type)?;
         object_set::apply(ty.as_ref(), &self.clusters, &request).await
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError> {
+        if self.is_remote_secret(&request.resource_type) {
+            return remote_secret::read(&self.clusters, &request).await;
+        }
         let ty = self.resource_type(&request.resource_type)?;
         object_set::read(ty.as_ref(), &self.clusters, &request).await
     }
 
     async fn update(&self, request: ApplyRequest) -> Result<Value, ProviderError> {
+        if self.is_remote_secret(&request.resource_type) {
+            return remote_secret::apply(&self.clusters, &request).await;
+        }
         let ty = self.resource_type(&request.resource_type)?;
         object_set::apply(ty.as_ref(), &self.clusters, &request).await
     }
 
     async fn delete(&self, request: ApplyRequest) -> Result<(), ProviderError> {
+        if self.is_remote_secret(&request.resource_type) {
+            return remote_secret::delete(&self.clusters, &request).await;
+        }
         let ty = self.resource_type(&request.resource_type)?;
         object_set::delete(ty.as_ref(), &self.clusters, &request).await
     }

@@ -19,8 +19,7 @@ impl CertBundle {
     /// Parse PEM text holding one or more `CERTIFICATE` blocks (and nothing else but
     /// whitespace between them). The error says what is wrong, for an attribute message.
     pub fn parse(pem_text: &str) -> Result<CertBundle, String> {
-        let blocks = pem::parse_many(pem_text)
-            .map_err(|e| format!("is not valid PEM ({e})"))?;
+        let blocks = pem::parse_many(pem_text).map_err(|e| format!("is not valid PEM ({e})"))?;
         if blocks.is_empty() {
             return Err("holds no PEM certificate".to_string());
         }
@@ -105,7 +104,7 @@ pub(crate) struct CertFacts {
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
     match x509_parser::parse_x509_certificate(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok(_) => Err("holds a certificate followed by stray bytes".to_string()),
         Err(e) => Err(format!("holds a certificate that does not parse ({e})")),
     }
@@ -160,9 +159,11 @@ fn distinguished_name(name: &X509Name<'_>) -> Result<DistinguishedName, String> 
     for rdn in name.iter() {
         let mut attributes = rdn.iter();
         let (Some(attribute), None) = (attributes.next(), attributes.next()) else {
-            return Err("has a subject with a multi-valued name component, which mesh cannot \
+            return Err(
+                "has a subject with a multi-valued name component, which mesh cannot \
                         reproduce when signing"
-                .to_string());
+                    .to_string(),
+            );
         };
         let oid: Vec<u64> = attribute
             .attr_type()
@@ -170,7 +171,10 @@ fn distinguished_name(name: &X509Name<'_>) -> Result<DistinguishedName, String> 
             .ok_or_else(|| "has a subject attribute with an oversized OID".to_string())?
             .collect();
         let value = attribute.attr_value();
-        out.push(DnType::from_oid(&oid), dn_value(value.header.tag(), value.data)?);
+        out.push(
+            DnType::from_oid(&oid),
+            dn_value(value.header.tag(), value.data)?,
+        );
     }
     Ok(out)
 }
@@ -185,9 +189,9 @@ fn dn_value(tag: Tag, data: &[u8]) -> Result<DnValue, String> {
         }
         Tag::Ia5String => DnValue::Ia5String(text()?.try_into().map_err(|_| unsupported())?),
         Tag::T61String => DnValue::TeletexString(text()?.try_into().map_err(|_| unsupported())?),
-        Tag::BmpString => DnValue::BmpString(
-            BmpString::from_utf16be(data.to_vec()).map_err(|_| unsupported())?,
-        ),
+        Tag::BmpString => {
+            DnValue::BmpString(BmpString::from_utf16be(data.to_vec()).map_err(|_| unsupported())?)
+        }
         Tag::UniversalString => DnValue::UniversalString(
             UniversalString::from_utf32be(data.to_vec()).map_err(|_| unsupported())?,
         ),

@@ -15,8 +15,8 @@
 use mesh_engine::provider::ProviderError;
 use rcgen::string::Ia5String;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -34,8 +34,6 @@ pub(crate) struct Issued {
     pub cert_der: Vec<u8>,
     /// Its private key, PKCS#8 DER.
     pub key_der: Vec<u8>,
-    /// Its private key, as it is compared with certificates.
-    pub key: KeyPair,
 }
 
 impl Issued {
@@ -68,7 +66,6 @@ pub(crate) fn root(spec: &RootSpec, now: OffsetDateTime) -> Result<Issued, Provi
     Ok(Issued {
         cert_der: cert.der().to_vec(),
         key_der: key.serialize_der(),
-        key,
     })
 }
 
@@ -123,8 +120,9 @@ fn signed(
     issuer_der: &[u8],
     issuer_key: &KeyPair,
 ) -> Result<Issued, ProviderError> {
-    let (name, key_id) = issuer_identity(issuer_der)
-        .map_err(|why| ProviderError::at_attribute(format!("issuer_cert_pem {why}"), "issuer_cert_pem"))?;
+    let (name, key_id) = issuer_identity(issuer_der).map_err(|why| {
+        ProviderError::at_attribute(format!("issuer_cert_pem {why}"), "issuer_cert_pem")
+    })?;
     let mut issuer_params = CertificateParams::default();
     issuer_params.distinguished_name = name;
     issuer_params.key_identifier_method = key_id;
@@ -133,7 +131,6 @@ fn signed(
     Ok(Issued {
         cert_der: cert.der().to_vec(),
         key_der: key.serialize_der(),
-        key,
     })
 }
 
@@ -181,7 +178,10 @@ fn ca_key_usages(algorithm: KeyAlgorithm) -> Vec<KeyUsagePurpose> {
 
 fn ia5(text: &str, attribute: &str) -> Result<Ia5String, ProviderError> {
     Ia5String::try_from(text).map_err(|_| {
-        ProviderError::at_attribute(format!("{attribute} holds a non-ASCII name: {text:?}"), attribute)
+        ProviderError::at_attribute(
+            format!("{attribute} holds a non-ASCII name: {text:?}"),
+            attribute,
+        )
     })
 }
 

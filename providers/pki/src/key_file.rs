@@ -16,8 +16,9 @@ use crate::keys::load_key;
 /// Write a new key file readable by its owner only. Fails if the file exists.
 pub(crate) fn write_new(path: &Path, key_pem: &str, attribute: &str) -> Result<(), ProviderError> {
     let shown = path.display();
-    let failed =
-        |e: std::io::Error| ProviderError::at_attribute(format!("could not write {shown}: {e}"), attribute);
+    let failed = |e: std::io::Error| {
+        ProviderError::at_attribute(format!("could not write {shown}: {e}"), attribute)
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(failed)?;
     }
@@ -75,8 +76,9 @@ pub(crate) fn read(
             ))
         }
     };
-    let key = load_key(&text)
-        .map_err(|why| ProviderError::at_attribute(format!("{attribute}: {shown} {why}"), attribute))?;
+    let key = load_key(&text).map_err(|why| {
+        ProviderError::at_attribute(format!("{attribute}: {shown} {why}"), attribute)
+    })?;
     if key.public_key_raw() != public_key {
         return Err(ProviderError::at_attribute(
             format!("{attribute}: {shown} holds a key that is not the issuer certificate's"),

@@ -29,8 +29,13 @@ impl KeyAlgorithm {
     ];
 
     /// The names users write, in the order of [`KeyAlgorithm::ALL`].
-    pub const NAMES: [&'static str; 5] =
-        ["RSA_2048", "RSA_3072", "RSA_4096", "ECDSA_P256", "ECDSA_P384"];
+    pub const NAMES: [&'static str; 5] = [
+        "RSA_2048",
+        "RSA_3072",
+        "RSA_4096",
+        "ECDSA_P256",
+        "ECDSA_P384",
+    ];
 
     /// The name users write (`RSA_4096`, `ECDSA_P256`...).
     pub fn name(self) -> &'static str {

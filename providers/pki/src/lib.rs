@@ -37,8 +37,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use mesh_engine::provider::{
-    ApplyRequest, BlockSchema, PlanRequest, PlannedChange, Provider, ProviderError,
-    ProviderSchema, ReadRequest,
+    ApplyRequest, BlockSchema, PlanRequest, PlannedChange, Provider, ProviderError, ProviderSchema,
+    ReadRequest,
 };
 use mesh_engine::value::Value;
 use time::format_description::well_known::Rfc3339;

@@ -100,7 +100,9 @@ fn signed_state(
     set_certificate_outputs(&mut state, &issued.cert_der)?;
     state.set_or_insert("private_key_pem", Value::String(issued.key_pem()));
     state.set_or_insert("cert_chain_pem", Value::String(chain.to_pem()));
-    let root = chain.root().map_or(Value::Null, |der| Value::String(der_to_pem(der)));
+    let root = chain
+        .root()
+        .map_or(Value::Null, |der| Value::String(der_to_pem(der)));
     state.set_or_insert("root_cert_pem", root);
     let bundle = pkcs12_base64(&issued.key_der, &chain, &password)?;
     state.set_or_insert("pkcs12_base64", Value::String(bundle));
@@ -122,7 +124,10 @@ fn set_certificate_outputs(state: &mut Value, cert_der: &[u8]) -> Result<(), Pro
         .map_err(|why| ProviderError::new(format!("the new certificate {why}")))?;
     state.set_or_insert("id", Value::String(facts.serial_hex.clone()));
     state.set_or_insert("serial_number", Value::String(facts.serial_hex));
-    state.set_or_insert("fingerprint_sha256", Value::String(fingerprint_sha256(cert_der)));
+    state.set_or_insert(
+        "fingerprint_sha256",
+        Value::String(fingerprint_sha256(cert_der)),
+    );
     state.set_or_insert("not_before", Value::String(rfc3339(facts.not_before)));
     state.set_or_insert("not_after", Value::String(rfc3339(facts.not_after)));
     state.set_or_insert("cert_pem", Value::String(der_to_pem(cert_der)));
@@ -137,9 +142,8 @@ pub(crate) fn update(resource_type: &str, planned: Value) -> Result<Value, Provi
         let password = pkcs12_password(&state)?;
         let key_der = stored_key_der(&state)?;
         let chain = match plain(&state, "cert_chain_pem") {
-            Value::String(text) => CertBundle::parse(text).map_err(|why| {
-                ProviderError::new(format!("the stored cert_chain_pem {why}"))
-            })?,
+            Value::String(text) => CertBundle::parse(text)
+                .map_err(|why| ProviderError::new(format!("the stored cert_chain_pem {why}")))?,
             _ => return Err(ProviderError::new("the stored state has no cert_chain_pem")),
         };
         let bundle = pkcs12_base64(&key_der, &chain, &password)?;
@@ -154,7 +158,9 @@ pub(crate) fn update(resource_type: &str, planned: Value) -> Result<Value, Provi
 /// The PKCS#8 DER of the stored `private_key_pem` (never quoted in errors).
 fn stored_key_der(state: &Value) -> Result<Vec<u8>, ProviderError> {
     let Value::String(text) = plain(state, "private_key_pem") else {
-        return Err(ProviderError::new("the stored state has no private_key_pem"));
+        return Err(ProviderError::new(
+            "the stored state has no private_key_pem",
+        ));
     };
     match pem::parse(text) {
         Ok(block) if block.tag() == "PRIVATE KEY" => Ok(block.into_contents()),

@@ -149,7 +149,10 @@ fn root_ca() -> ResourceSchema {
     let block = BlockSchema::default()
         .attribute(
             "common_name",
-            text_default("Subject CN. Default `Root CA` (Istio's ROOTCA_CN).", "Root CA"),
+            text_default(
+                "Subject CN. Default `Root CA` (Istio's ROOTCA_CN).",
+                "Root CA",
+            ),
         )
         .attribute(
             "organization",
@@ -158,7 +161,10 @@ fn root_ca() -> ResourceSchema {
         .attribute("key_algorithm", key_algorithm(KeyAlgorithm::Rsa4096))
         .attribute(
             "validity_days",
-            days_default("Days of validity. Default 3650 (Istio's ROOTCA_DAYS).", 3650),
+            days_default(
+                "Days of validity. Default 3650 (Istio's ROOTCA_DAYS).",
+                3650,
+            ),
         )
         .attribute("early_renewal_days", early_renewal_days())
         .attribute(
@@ -213,7 +219,10 @@ fn intermediate_ca() -> ResourceSchema {
         )
         .attribute(
             "organization",
-            text_default("Subject O. Default `Istio` (Istio's INTERMEDIATE_ORG).", "Istio"),
+            text_default(
+                "Subject O. Default `Istio` (Istio's INTERMEDIATE_ORG).",
+                "Istio",
+            ),
         )
         .attribute(
             "dns_names",

@@ -247,7 +247,7 @@ impl AzureResourceType for KubernetesCluster {
             .attribute("oidc_issuer_url", s(Computed, "OIDC issuer URL, when enabled."))
             .attribute("kubelet_identity_object_id", s(Computed, "Object ID of the kubelet identity (grant it AcrPull)."))
             .attribute("kubelet_identity_client_id", s(Computed, "Client ID of the kubelet identity."))
-            .attribute("addon_identity_object_ids", AttributeSchema::new(AttrType::Map(Box::new(AttrType::String)), Computed, "Object IDs of the add-on identities Azure creates, by add-on block name (key_vault_secrets_provider, ingress_application_gateway, oms_agent)."))
+            .attribute("addon_identity_object_ids", AttributeSchema::new(AttrType::Map(Box::new(AttrType::String)), Computed, "Object IDs of the add-on identities Azure creates, by add-on block name (key_vault_secrets_provider, ingress_application_gateway, oms_agent)."));
         ResourceSchema {
             version: 0,
             description: "An AKS managed cluster: control plane, system node pool, identity, networking, add-ons and the managed Istio add-on.".into(),

@@ -138,6 +138,17 @@ fn render_crd(kind: &IstioKind) -> Value {
         .enumerate()
         .map(|(index, version)| render_version(version, index == 0))
         .collect();
+    let mut names = json!({
+        "kind": kind.kind,
+        "listKind": format!("{}List", kind.kind),
+        "plural": kind.plural,
+        "singular": kind.kind.to_ascii_lowercase(),
+        "categories": ["istio-io", kind.group.replace('.', "-")],
+    });
+    // An empty list would be dropped by the API server and read back as a change.
+    if let (false, Value::Object(map)) = (kind.short_names.is_empty(), &mut names) {
+        map.insert("shortNames".to_string(), json!(kind.short_names));
+    }
     json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -145,14 +156,7 @@ fn render_crd(kind: &IstioKind) -> Value {
         "spec": {
             "group": kind.group,
             "scope": "Namespaced",
-            "names": {
-                "kind": kind.kind,
-                "listKind": format!("{}List", kind.kind),
-                "plural": kind.plural,
-                "singular": kind.kind.to_ascii_lowercase(),
-                "shortNames": kind.short_names,
-                "categories": ["istio-io", kind.group.replace('.', "-")],
-            },
+            "names": names,
             "versions": versions,
         },
     })

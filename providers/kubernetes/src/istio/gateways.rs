@@ -16,7 +16,8 @@ use super::{namespaced_meta, string_map, RenderContext, ISTIO_NAMESPACE, REVISIO
 /// Label istiod uses to find a network's gateways.
 pub(crate) const NETWORK_LABEL: &str = "topology.istio.io/network";
 /// Service annotation asking Azure for an internal load balancer.
-pub(crate) const AZURE_INTERNAL_LB: &str = "service.beta.kubernetes.io/azure-load-balancer-internal";
+pub(crate) const AZURE_INTERNAL_LB: &str =
+    "service.beta.kubernetes.io/azure-load-balancer-internal";
 /// Where an ingress gateway's extra certificates are mounted.
 pub(crate) const GATEWAY_CERTS_MOUNT: &str = "/etc/istio/ingressgateway-certs";
 
@@ -87,7 +88,10 @@ fn eastwest(spec: &EastWestSpec, network: &str) -> Gateway {
         service_annotations: annotations,
         env: vec![
             // Traffic through this gateway is routed inside its own network.
-            ("ISTIO_META_REQUESTED_NETWORK_VIEW".to_string(), network.to_string()),
+            (
+                "ISTIO_META_REQUESTED_NETWORK_VIEW".to_string(),
+                network.to_string(),
+            ),
             // Builds the SNI clusters AUTO_PASSTHROUGH needs.
             ("ISTIO_META_ROUTER_MODE".to_string(), "sni-dnat".to_string()),
         ],
@@ -199,9 +203,16 @@ fn service(ctx: &RenderContext, gateway: &Gateway) -> Value {
             value
         })
         .collect();
-    let mut metadata = namespaced_meta(&gateway.name, &gateway.namespace, object_labels(ctx, gateway));
+    let mut metadata = namespaced_meta(
+        &gateway.name,
+        &gateway.namespace,
+        object_labels(ctx, gateway),
+    );
     if let (false, Value::Object(map)) = (gateway.service_annotations.is_empty(), &mut metadata) {
-        map.insert("annotations".to_string(), string_map(&gateway.service_annotations));
+        map.insert(
+            "annotations".to_string(),
+            string_map(&gateway.service_annotations),
+        );
     }
     json!({
         "apiVersion": "v1",
@@ -219,8 +230,14 @@ fn deployment(ctx: &RenderContext, gateway: &Gateway) -> Value {
     let mut pod_labels = gateway.labels.clone();
     pod_labels.insert(REVISION_LABEL.to_string(), ctx.revision.clone());
     pod_labels.insert("sidecar.istio.io/inject".to_string(), "false".to_string());
-    pod_labels.insert("service.istio.io/canonical-name".to_string(), gateway.name.clone());
-    pod_labels.insert("service.istio.io/canonical-revision".to_string(), ctx.revision.clone());
+    pod_labels.insert(
+        "service.istio.io/canonical-name".to_string(),
+        gateway.name.clone(),
+    );
+    pod_labels.insert(
+        "service.istio.io/canonical-revision".to_string(),
+        ctx.revision.clone(),
+    );
     let mut pod_spec = json!({
         "serviceAccountName": service_account_name(gateway),
         "securityContext": { "runAsUser": 1337, "runAsGroup": 1337, "runAsNonRoot": true, "fsGroup": 1337 },
@@ -263,7 +280,10 @@ fn proxy_container(ctx: &RenderContext, gateway: &Gateway) -> Value {
     let mut mounts = vec![
         mount("workload-socket", "/var/run/secrets/workload-spiffe-uds"),
         mount("credential-socket", "/var/run/secrets/credential-uds"),
-        mount("workload-certs", "/var/run/secrets/workload-spiffe-credentials"),
+        mount(
+            "workload-certs",
+            "/var/run/secrets/workload-spiffe-credentials",
+        ),
         mount("istio-envoy", "/etc/istio/proxy"),
         mount("config-volume", "/etc/istio/config"),
         mount("istiod-ca-cert", "/var/run/secrets/istio"),

@@ -62,7 +62,10 @@ pub(crate) fn apply_scheduling(pod_spec: &mut Value, scheduling: &Scheduling) {
         return;
     };
     if !scheduling.node_selector.is_empty() {
-        map.insert("nodeSelector".to_string(), string_map(&scheduling.node_selector));
+        map.insert(
+            "nodeSelector".to_string(),
+            string_map(&scheduling.node_selector),
+        );
     }
     if scheduling.tolerations.is_empty() {
         return;
@@ -149,7 +152,10 @@ fn env(ctx: &RenderContext) -> Vec<Value> {
         value_env("PILOT_ENABLE_ANALYSIS", "false"),
         value_env("CLUSTER_ID", &ctx.spec.cluster_name),
         value_env("INJECTION_WEBHOOK_CONFIG_NAME", &injector_webhook_name(ctx)),
-        value_env("VALIDATION_WEBHOOK_CONFIG_NAME", &validator_webhook_name(ctx)),
+        value_env(
+            "VALIDATION_WEBHOOK_CONFIG_NAME",
+            &validator_webhook_name(ctx),
+        ),
     ];
     if ctx.spec.ca != CaSource::SelfSigned {
         // Intermediate rotation (a new Key Vault secret version, an updated cacerts)
@@ -274,7 +280,12 @@ fn not_in(key: &str, values: &[&str]) -> Value {
 }
 
 /// One injection webhook entry with the given selectors.
-fn injection_webhook(ctx: &RenderContext, name: &str, namespace: Vec<Value>, object: Vec<Value>) -> Value {
+fn injection_webhook(
+    ctx: &RenderContext,
+    name: &str,
+    namespace: Vec<Value>,
+    object: Vec<Value>,
+) -> Value {
     json!({
         "name": name,
         "clientConfig": service_ref(ctx, "/inject"),
@@ -320,7 +331,10 @@ fn mutating_webhook(ctx: &RenderContext) -> Value {
             ctx,
             "object.sidecar-injector.istio.io",
             vec![exists("istio-injection"), exists(REVISION_LABEL)],
-            vec![is_in("sidecar.istio.io/inject", &["true"]), exists(REVISION_LABEL)],
+            vec![
+                is_in("sidecar.istio.io/inject", &["true"]),
+                exists(REVISION_LABEL),
+            ],
         ));
     }
     json!({

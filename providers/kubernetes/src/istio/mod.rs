@@ -40,13 +40,13 @@ mod tests_remote;
 use serde_json::{json, Map, Value};
 
 pub use remote_secret::{
-    read_reader_token, render_remote_reader, render_remote_secret, ReaderToken,
-    RemoteSecretSpec, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
+    read_reader_token, render_remote_reader, render_remote_secret, validate_remote_secret,
+    ReaderToken, RemoteSecretSpec, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
 };
 pub use spec::{
     default_ingress_ports, CaSource, ControlPlaneSpec, EastWestSpec, GatewayPort, GatewaySpec,
-    IstiodSettings, OutboundPolicy, RouterMode, Scheduling, ServiceType, Toleration,
-    DEFAULT_HUB, ISTIO_NAMESPACE,
+    IstiodSettings, OutboundPolicy, RouterMode, Scheduling, ServiceType, Toleration, DEFAULT_HUB,
+    ISTIO_NAMESPACE,
 };
 pub use validate::validate;
 pub use versions::{revision_of, supported_versions, version_info, IstioVersion};
@@ -104,10 +104,36 @@ pub fn render_control_plane(spec: &ControlPlaneSpec) -> Result<Vec<Value>, Istio
 /// which istiod switches to `Fail` once it serves the webhook).
 pub fn fields_written_by_istiod() -> &'static [(&'static str, &'static str)] {
     &[
-        ("MutatingWebhookConfiguration", "webhooks/*/clientConfig/caBundle"),
-        ("ValidatingWebhookConfiguration", "webhooks/*/clientConfig/caBundle"),
+        (
+            "MutatingWebhookConfiguration",
+            "webhooks/*/clientConfig/caBundle",
+        ),
+        (
+            "ValidatingWebhookConfiguration",
+            "webhooks/*/clientConfig/caBundle",
+        ),
         ("ValidatingWebhookConfiguration", "webhooks/*/failurePolicy"),
     ]
+}
+
+/// Whether a provider may delete `declared` — an object of an earlier render of a revision,
+/// now pruned or destroyed — given what the cluster has (`live`). Never for objects shared
+/// by all revisions (the CRDs: deleting one deletes every Istio object of its kind); for the
+/// others only while the live object still carries the same `istio.io/rev`, since another
+/// revision may have taken it over (gateways moved during an upgrade, the `istiod` Service and
+/// `istiod-default-validator` of the default revision).
+pub fn may_delete(declared: &Value, live: &Value) -> bool {
+    let revision_of = |object: &Value| {
+        object
+            .pointer("/metadata/labels")
+            .and_then(|labels| labels.get(REVISION_LABEL))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    match revision_of(declared) {
+        None => false,
+        Some(revision) => revision_of(live).is_some_and(|live| live == revision),
+    }
 }
 
 /// What every renderer needs: the spec, its pinned version and its resolved revision.

@@ -16,14 +16,19 @@ const ISTIO_GROUPS: &[&str] = &[
 ];
 
 const READ: &[&str] = &["get", "list", "watch"];
-const MANAGE: &[&str] = &["get", "list", "watch", "update", "patch", "create", "delete"];
+const MANAGE: &[&str] = &[
+    "get", "list", "watch", "update", "patch", "create", "delete",
+];
 
 /// ServiceAccount, ClusterRoles, ClusterRoleBindings, Role and RoleBinding of istiod.
 pub(crate) fn render_istiod_rbac(ctx: &RenderContext) -> Vec<Value> {
     let name = ctx.istiod_name();
     let labels = ctx.labels(&[("app", "istiod")]);
     let cluster_role = format!("istiod-clusterrole-{}-{ISTIO_NAMESPACE}", ctx.revision);
-    let gateway_role = format!("istiod-gateway-controller-{}-{ISTIO_NAMESPACE}", ctx.revision);
+    let gateway_role = format!(
+        "istiod-gateway-controller-{}-{ISTIO_NAMESPACE}",
+        ctx.revision
+    );
     vec![
         service_account(&name, labels.clone()),
         cluster_role_object(&cluster_role, labels.clone(), istiod_cluster_rules()),
@@ -88,36 +93,85 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
 fn istiod_cluster_rules() -> Value {
     json!([
         // istiod patches the caBundle of its injection webhook ...
-        rule(&["admissionregistration.k8s.io"], &["mutatingwebhookconfigurations"],
-            &["get", "list", "watch", "update", "patch"]),
+        rule(
+            &["admissionregistration.k8s.io"],
+            &["mutatingwebhookconfigurations"],
+            &["get", "list", "watch", "update", "patch"]
+        ),
         // ... and the caBundle and failurePolicy of its validating webhooks.
-        rule(&["admissionregistration.k8s.io"], &["validatingwebhookconfigurations"],
-            &["get", "list", "watch", "update"]),
+        rule(
+            &["admissionregistration.k8s.io"],
+            &["validatingwebhookconfigurations"],
+            &["get", "list", "watch", "update"]
+        ),
         rule(ISTIO_GROUPS, &["*"], READ),
-        rule(&["networking.istio.io"], &["workloadentries", "workloadentries/status"], MANAGE),
-        rule(&["apiextensions.k8s.io"], &["customresourcedefinitions"], READ),
-        rule(&[""], &["pods", "nodes", "services", "namespaces", "endpoints"], READ),
+        rule(
+            &["networking.istio.io"],
+            &["workloadentries", "workloadentries/status"],
+            MANAGE
+        ),
+        rule(
+            &["apiextensions.k8s.io"],
+            &["customresourcedefinitions"],
+            READ
+        ),
+        rule(
+            &[""],
+            &["pods", "nodes", "services", "namespaces", "endpoints"],
+            READ
+        ),
         rule(&["discovery.k8s.io"], &["endpointslices"], READ),
-        rule(&["networking.k8s.io"], &["ingresses", "ingressclasses"], READ),
+        rule(
+            &["networking.k8s.io"],
+            &["ingresses", "ingressclasses"],
+            READ
+        ),
         rule(&["networking.k8s.io"], &["ingresses/status"], &["*"]),
         // The CA writes istio-ca-root-cert into every namespace.
-        rule(&[""], &["configmaps"], &["create", "get", "list", "watch", "update"]),
-        rule(&["certificates.k8s.io"],
-            &["certificatesigningrequests", "certificatesigningrequests/approval",
-              "certificatesigningrequests/status"],
-            &["update", "create", "get", "delete", "watch"]),
+        rule(
+            &[""],
+            &["configmaps"],
+            &["create", "get", "list", "watch", "update"]
+        ),
+        rule(
+            &["certificates.k8s.io"],
+            &[
+                "certificatesigningrequests",
+                "certificatesigningrequests/approval",
+                "certificatesigningrequests/status"
+            ],
+            &["update", "create", "get", "delete", "watch"]
+        ),
         json!({ "apiGroups": ["certificates.k8s.io"], "resources": ["signers"],
                 "resourceNames": ["kubernetes.io/legacy-unknown"], "verbs": ["approve"] }),
         rule(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
-        rule(&["authorization.k8s.io"], &["subjectaccessreviews"], &["create"]),
-        rule(&["networking.x-k8s.io", "gateway.networking.k8s.io"], &["*"], READ),
-        rule(&["networking.x-k8s.io", "gateway.networking.k8s.io"], &["*"], &["update", "patch"]),
-        rule(&["gateway.networking.k8s.io"], &["gatewayclasses"],
-            &["create", "update", "patch", "delete"]),
+        rule(
+            &["authorization.k8s.io"],
+            &["subjectaccessreviews"],
+            &["create"]
+        ),
+        rule(
+            &["networking.x-k8s.io", "gateway.networking.k8s.io"],
+            &["*"],
+            READ
+        ),
+        rule(
+            &["networking.x-k8s.io", "gateway.networking.k8s.io"],
+            &["*"],
+            &["update", "patch"]
+        ),
+        rule(
+            &["gateway.networking.k8s.io"],
+            &["gatewayclasses"],
+            &["create", "update", "patch", "delete"]
+        ),
         // Remote secrets and gateway credentials.
         rule(&[""], &["secrets"], READ),
-        rule(&["multicluster.x-k8s.io"], &["serviceexports"],
-            &["get", "watch", "list", "create", "delete"]),
+        rule(
+            &["multicluster.x-k8s.io"],
+            &["serviceexports"],
+            &["get", "watch", "list", "create", "delete"]
+        ),
         rule(&["multicluster.x-k8s.io"], &["serviceimports"], READ),
     ])
 }
@@ -136,26 +190,62 @@ fn istiod_namespace_rules() -> Value {
         // Dry-run creation proves the validating webhook rejects invalid config.
         rule(&["networking.istio.io"], &["gateways"], &["create"]),
         // The self-signed CA's istio-ca-secret.
-        rule(&[""], &["secrets"], &["create", "get", "watch", "list", "update", "delete"]),
+        rule(
+            &[""],
+            &["secrets"],
+            &["create", "get", "watch", "list", "update", "delete"]
+        ),
         rule(&[""], &["configmaps"], &["delete"]),
         // Leader election.
-        rule(&["coordination.k8s.io"], &["leases"], &["get", "update", "patch", "create"]),
+        rule(
+            &["coordination.k8s.io"],
+            &["leases"],
+            &["get", "update", "patch", "create"]
+        ),
     ])
 }
 
 /// What an istiod of another cluster may read in this one (`istio-reader-clusterrole`).
 pub(crate) fn reader_rules() -> Value {
     json!([
-        rule(&["config.istio.io", "security.istio.io", "networking.istio.io",
-               "authentication.istio.io", "rbac.istio.io"], &["*"], READ),
-        rule(&[""], &["endpoints", "pods", "services", "nodes", "replicationcontrollers",
-                      "namespaces", "secrets"], READ),
+        rule(
+            &[
+                "config.istio.io",
+                "security.istio.io",
+                "networking.istio.io",
+                "authentication.istio.io",
+                "rbac.istio.io"
+            ],
+            &["*"],
+            READ
+        ),
+        rule(
+            &[""],
+            &[
+                "endpoints",
+                "pods",
+                "services",
+                "nodes",
+                "replicationcontrollers",
+                "namespaces",
+                "secrets"
+            ],
+            READ
+        ),
         rule(&["networking.istio.io"], &["workloadentries"], READ),
-        rule(&["apiextensions.k8s.io"], &["customresourcedefinitions"], READ),
+        rule(
+            &["apiextensions.k8s.io"],
+            &["customresourcedefinitions"],
+            READ
+        ),
         rule(&["discovery.k8s.io"], &["endpointslices"], READ),
         rule(&["multicluster.x-k8s.io"], &["serviceexports"], READ),
         rule(&["apps"], &["replicasets"], READ),
         rule(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
-        rule(&["authorization.k8s.io"], &["subjectaccessreviews"], &["create"]),
+        rule(
+            &["authorization.k8s.io"],
+            &["subjectaccessreviews"],
+            &["create"]
+        ),
     ])
 }

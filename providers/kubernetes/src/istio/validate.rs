@@ -127,7 +127,9 @@ fn check_mesh_options(spec: &ControlPlaneSpec, problems: &mut Vec<String>) {
         }
     }
     if let Some(hub) = &spec.hub {
-        if hub.is_empty() || hub.ends_with('/') || hub.chars().any(char::is_whitespace) {
+        let allowed =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ':');
+        if hub.is_empty() || hub.ends_with('/') || !hub.chars().all(allowed) {
             problems.push(format!(
                 "hub {hub:?} must be a registry/repository such as docker.io/istio"
             ));
@@ -143,7 +145,9 @@ fn check_istiod(spec: &ControlPlaneSpec, problems: &mut Vec<String>) {
         if !is_env_name(name) {
             problems.push(format!("istiod env {name:?} is not a valid variable name"));
         } else if ISTIOD_RESERVED_ENV.contains(&name.as_str()) {
-            problems.push(format!("istiod env {name} is set by mesh and cannot be overridden"));
+            problems.push(format!(
+                "istiod env {name} is set by mesh and cannot be overridden"
+            ));
         }
     }
     check_scheduling("istiod", &spec.istiod.scheduling, problems);
@@ -153,17 +157,24 @@ fn check_gateway(gateway: &GatewaySpec, problems: &mut Vec<String>) {
     let what = format!("ingress gateway {:?}", gateway.name);
     check_workload_name(&what, &gateway.name, problems);
     if !is_dns_label(&gateway.namespace) {
-        problems.push(format!("{what}: namespace {:?} is not a DNS label", gateway.namespace));
+        problems.push(format!(
+            "{what}: namespace {:?} is not a DNS label",
+            gateway.namespace
+        ));
     }
     if gateway.replicas == 0 {
         problems.push(format!("{what}: replicas must be at least 1"));
     }
     if gateway.labels.is_empty() {
-        problems.push(format!("{what}: labels (the pod selector) must not be empty"));
+        problems.push(format!(
+            "{what}: labels (the pod selector) must not be empty"
+        ));
     }
     for (key, value) in &gateway.labels {
         if !is_label_key(key) || !is_label_value(value) {
-            problems.push(format!("{what}: label {key:?}={value:?} is not a valid label"));
+            problems.push(format!(
+                "{what}: label {key:?}={value:?} is not a valid label"
+            ));
         }
     }
     if gateway.ports.is_empty() {
@@ -224,7 +235,12 @@ fn check_workload_name(what: &str, name: &str, problems: &mut Vec<String>) {
     }
 }
 
-fn check_ports(what: &str, service_type: ServiceType, ports: &[GatewayPort], problems: &mut Vec<String>) {
+fn check_ports(
+    what: &str,
+    service_type: ServiceType,
+    ports: &[GatewayPort],
+    problems: &mut Vec<String>,
+) {
     let mut names = BTreeSet::new();
     let mut numbers = BTreeSet::new();
     let mut targets = BTreeSet::new();
@@ -234,7 +250,10 @@ fn check_ports(what: &str, service_type: ServiceType, ports: &[GatewayPort], pro
             problems.push(format!("{at}: name must be a DNS label"));
         }
         if !(1..=65535).contains(&port.port) {
-            problems.push(format!("{at}: port {} is not between 1 and 65535", port.port));
+            problems.push(format!(
+                "{at}: port {} is not between 1 and 65535",
+                port.port
+            ));
         }
         if !(1024..=65535).contains(&port.target_port) {
             problems.push(format!(
@@ -259,12 +278,19 @@ fn check_ports(what: &str, service_type: ServiceType, ports: &[GatewayPort], pro
     }
 }
 
-fn check_node_port(at: &str, service_type: ServiceType, node_port: Option<u32>, problems: &mut Vec<String>) {
+fn check_node_port(
+    at: &str,
+    service_type: ServiceType,
+    node_port: Option<u32>,
+    problems: &mut Vec<String>,
+) {
     let Some(node_port) = node_port else {
         return;
     };
     if service_type == ServiceType::ClusterIp {
-        problems.push(format!("{at}: node_port needs a NodePort or LoadBalancer Service"));
+        problems.push(format!(
+            "{at}: node_port needs a NodePort or LoadBalancer Service"
+        ));
     }
     if !(30000..=32767).contains(&node_port) {
         problems.push(format!(
@@ -276,7 +302,9 @@ fn check_node_port(at: &str, service_type: ServiceType, node_port: Option<u32>, 
 fn check_scheduling(what: &str, scheduling: &super::Scheduling, problems: &mut Vec<String>) {
     for (key, value) in &scheduling.node_selector {
         if !is_label_key(key) || !is_label_value(value) {
-            problems.push(format!("{what}: node selector {key:?}={value:?} is not a valid label"));
+            problems.push(format!(
+                "{what}: node selector {key:?}={value:?} is not a valid label"
+            ));
         }
     }
     for toleration in &scheduling.tolerations {
@@ -289,11 +317,14 @@ fn check_scheduling(what: &str, scheduling: &super::Scheduling, problems: &mut V
                 "{what}: toleration operator {other:?} must be Equal or Exists"
             )),
         }
-        let effect_ok = toleration.effect.as_deref().is_none_or(|effect| {
-            matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute")
-        });
+        let effect_ok = toleration
+            .effect
+            .as_deref()
+            .is_none_or(|effect| matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute"));
         if !effect_ok {
-            problems.push(format!("{what}: toleration effect must be NoSchedule, PreferNoSchedule or NoExecute"));
+            problems.push(format!(
+                "{what}: toleration effect must be NoSchedule, PreferNoSchedule or NoExecute"
+            ));
         }
     }
 }

@@ -73,7 +73,10 @@ pub fn version_info(version: &str) -> Option<&'static IstioVersion> {
 /// The revision name Istio's docs recommend for a version: dots are not allowed in a
 /// revision (it becomes part of object names and label values), so `1.14.1` → `1-14-1`.
 pub fn revision_of(version: &str) -> String {
-    version.trim().to_ascii_lowercase().replace(['.', '_', '+'], "-")
+    version
+        .trim()
+        .to_ascii_lowercase()
+        .replace(['.', '_', '+'], "-")
 }
 
 #[cfg(test)]

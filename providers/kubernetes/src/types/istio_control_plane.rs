@@ -6,13 +6,12 @@
 use std::collections::BTreeMap;
 
 use mesh_engine::provider::{
-    AttrType, AttributeSchema, BlockSchema, NestedBlockSchema, Nesting, Presence, ProviderError,
-    ResourceSchema,
+    AttrType, AttributeSchema, BlockSchema, Presence, ProviderError, ResourceSchema,
 };
 use mesh_engine::value::Value;
 use serde_json::Value as Json;
 
-use super::{string, string_map, ObjectSetType};
+use super::{string, ObjectSetType};
 use crate::istio::{
     self, CaSource, ControlPlaneSpec, EastWestSpec, GatewayPort, GatewaySpec, OutboundPolicy,
     RouterMode, Scheduling, ServiceType, Toleration,
@@ -41,10 +40,13 @@ impl ObjectSetType for IstioControlPlane {
     }
 
     fn validate(&self, config: &Value) -> Vec<ProviderError> {
-        if config.is_unknown_deep() {
-            return Vec::new();
+        let errors = unknown_keys(config);
+        let mut settings = config.clone();
+        settings.set_or_insert("cluster", Value::Null);
+        if !errors.is_empty() || settings.is_unknown_deep() {
+            return errors;
         }
-        match spec_of(config) {
+        match spec_of(&settings) {
             Ok(spec) => istio::validate(&spec)
                 .err()
                 .unwrap_or_default()
@@ -163,83 +165,66 @@ fn schema_block() -> BlockSchema {
         .attribute("objects", AttributeSchema::new(AttrType::Map(Box::new(AttrType::String)), Computed, "A digest of each rendered object's declared fields, by `apiVersion/kind/namespace/name`; refresh shows which object changed outside mesh."))
         .attribute("ingress_gateway_address", string(Computed, "The ingress gateway Service's address after apply (load balancer IP, or cluster IP)."))
         .attribute("eastwest_gateway_address", string(Computed, "The east-west gateway's load balancer address after apply."))
-        .block("istiod", single("istiod's Deployment.", istiod_block()))
-        .block("ingress_gateway", single("A north-south ingress gateway.", ingress_block()))
-        .block("eastwest_gateway", single("The east-west gateway of a multi-network mesh (ports 15021, 15443, 15012, 15017) and the cross-network Gateway.", eastwest_block()))
+        .attribute("istiod", object_attr("istiod's Deployment: `{ replicas, node_selector, env }`."))
+        .attribute("ingress_gateway", object_attr("A north-south ingress gateway: `{ name, namespace, labels, service_type (ClusterIP | NodePort | LoadBalancer), router_mode (standard | sni-dnat), ports = [{ name, port, target_port, node_port }], internal_load_balancer, service_annotations, certs_secret_provider_class, replicas, node_selector }`; null for none."))
+        .attribute("eastwest_gateway", object_attr("The east-west gateway of a multi-network mesh (ports 15021, 15443, 15012, 15017) and the cross-network Gateway: `{ name, internal_load_balancer, expose_services, service_annotations, replicas, node_selector }`; null for none."))
         .attribute("tolerations_all", bool_attr("Shorthand: istiod and gateways tolerate every taint (AKS system pools tainted CriticalAddonsOnly).", false))
 }
 
-fn single(description: &str, block: BlockSchema) -> NestedBlockSchema {
-    NestedBlockSchema {
-        nesting: Nesting::Single,
-        required: false,
-        force_new: false,
-        description: description.into(),
-        block,
-    }
+fn object_attr(description: &str) -> AttributeSchema {
+    AttributeSchema::new(AttrType::Any, Presence::Optional, description)
 }
 
-fn scheduling_attributes(block: BlockSchema) -> BlockSchema {
-    block
-        .attribute(
-            "replicas",
-            AttributeSchema::new(
-                AttrType::Number,
-                Presence::Optional,
-                "Replicas (default 1).",
-            ),
-        )
-        .attribute(
-            "node_selector",
-            string_map(Presence::Optional, "Pod nodeSelector."),
-        )
-}
-
-fn istiod_block() -> BlockSchema {
-    scheduling_attributes(BlockSchema::default()).attribute(
-        "env",
-        string_map(
-            Presence::Optional,
-            "Extra istiod environment variables (feature flags).",
-        ),
-    )
-}
-
-fn gateway_common(block: BlockSchema) -> BlockSchema {
-    scheduling_attributes(block)
-        .attribute(
+/// The keys each object attribute accepts.
+const OBJECT_KEYS: [(&str, &[&str]); 3] = [
+    ("istiod", &["replicas", "node_selector", "env"]),
+    (
+        "ingress_gateway",
+        &[
             "name",
-            string(Presence::Optional, "Deployment and Service name."),
-        )
-        .attribute(
+            "namespace",
+            "labels",
+            "service_type",
+            "router_mode",
+            "ports",
             "internal_load_balancer",
-            AttributeSchema::new(
-                AttrType::Bool,
-                Presence::Optional,
-                "An Azure internal load balancer (an address from the cluster's subnet).",
-            ),
-        )
-        .attribute(
             "service_annotations",
-            string_map(Presence::Optional, "Extra Service annotations."),
-        )
-}
+            "certs_secret_provider_class",
+            "replicas",
+            "node_selector",
+        ],
+    ),
+    (
+        "eastwest_gateway",
+        &[
+            "name",
+            "internal_load_balancer",
+            "expose_services",
+            "service_annotations",
+            "replicas",
+            "node_selector",
+        ],
+    ),
+];
 
-fn ingress_block() -> BlockSchema {
-    gateway_common(BlockSchema::default())
-        .attribute("namespace", string(Presence::Optional, "Namespace (default istio-system)."))
-        .attribute("labels", string_map(Presence::Optional, "Pod labels Gateway objects select (default app=istio-ingressgateway, istio=ingressgateway)."))
-        .attribute("service_type", string(Presence::Optional, "`ClusterIP`, `NodePort` or `LoadBalancer` (default)."))
-        .attribute("router_mode", string(Presence::Optional, "`standard` (default) or `sni-dnat`."))
-        .attribute("ports", AttributeSchema::new(AttrType::List(Box::new(AttrType::Any)), Presence::Optional, "Service ports `{ name, port, target_port, node_port }` (default status-port 15021, http2 80→8080, https 443→8443)."))
-        .attribute("certs_secret_provider_class", string(Presence::Optional, "A SecretProviderClass mounted at /etc/istio/ingressgateway-certs."))
-}
-
-fn eastwest_block() -> BlockSchema {
-    gateway_common(BlockSchema::default()).attribute(
-        "expose_services",
-        AttributeSchema::new(AttrType::Bool, Presence::Optional, "Render the cross-network Gateway (AUTO_PASSTHROUGH on 15443 for *.local); default true."),
-    )
+/// Keys of the object attributes that mean nothing: most likely typos.
+fn unknown_keys(config: &Value) -> Vec<ProviderError> {
+    let mut errors = Vec::new();
+    for (attribute, keys) in OBJECT_KEYS {
+        let Some(map) = config.get(attribute).and_then(|v| v.unmark().0.as_map()) else {
+            continue;
+        };
+        for key in map.keys().filter(|k| !keys.contains(&k.as_str())) {
+            errors.push(ProviderError::at_attribute(
+                format!(
+                    "{attribute} has no setting \"{key}\"; it takes {}",
+                    keys.join(", ")
+                ),
+                attribute,
+            ));
+        }
+    }
+    errors
 }
 
 fn text(value: &Value, name: &str) -> Option<String> {

@@ -94,7 +94,10 @@ fn read_chain(r: &mut Reader, signs_ca: bool) -> Option<(CertBundle, CertFacts)>
 fn check_validity(r: &mut Reader, issuer: &CertFacts, days: u32, now: OffsetDateTime) {
     let issuer_end = rfc3339(issuer.not_after);
     if issuer.not_after <= now {
-        r.error(CERT, format!("{CERT} expired on {issuer_end}; renew the issuer first"));
+        r.error(
+            CERT,
+            format!("{CERT} expired on {issuer_end}; renew the issuer first"),
+        );
         return;
     }
     let end = now + Duration::days(i64::from(days));
@@ -120,12 +123,15 @@ fn read_key(r: &mut Reader, issuer: Option<&CertFacts>) -> Option<IssuerKey> {
         );
         return None;
     }
-    if !pem_unset && !file_unset {
+    let both_known = !r.is_unknown(KEY_PEM) && !r.is_unknown(KEY_FILE);
+    if !pem_unset && !file_unset && both_known {
         r.error(KEY_PEM, format!("set only one of {KEY_PEM} and {KEY_FILE}"));
         return None;
     }
     if !file_unset {
-        return r.non_empty(KEY_FILE).map(|f| IssuerKey::File(PathBuf::from(f)));
+        return r
+            .non_empty(KEY_FILE)
+            .map(|f| IssuerKey::File(PathBuf::from(f)));
     }
     let pem = r.text(KEY_PEM)?;
     let key = match load_key(pem) {

@@ -111,7 +111,11 @@ pub(crate) struct LeafSpec {
 }
 
 /// Check a configuration of any of the three types; every problem found.
-pub(crate) fn validate(resource_type: &str, config: &Value, now: OffsetDateTime) -> Vec<ProviderError> {
+pub(crate) fn validate(
+    resource_type: &str,
+    config: &Value,
+    now: OffsetDateTime,
+) -> Vec<ProviderError> {
     let mut reader = Reader::new(config);
     match resource_type {
         ROOT_CA => {
@@ -169,7 +173,10 @@ pub(crate) fn leaf_spec(planned: &Value, now: OffsetDateTime) -> Result<LeafSpec
 /// The PKCS#12 password of a configuration: empty when unset.
 pub(crate) fn pkcs12_password(config: &Value) -> Result<String, ProviderError> {
     let mut reader = Reader::new(config);
-    let password = reader.text("pkcs12_password").unwrap_or_default().to_string();
+    let password = reader
+        .text("pkcs12_password")
+        .unwrap_or_default()
+        .to_string();
     let (mut errors, unknown) = reader.finish();
     if !errors.is_empty() {
         return Err(errors.swap_remove(0));
@@ -317,7 +324,10 @@ fn read_dns_names(r: &mut Reader) -> Option<Vec<String>> {
     let mut ok = true;
     for (i, name) in names.iter().enumerate() {
         if !is_dns_name(name) {
-            r.error("dns_names", format!("dns_names[{i}] is not a DNS name: {name:?}"));
+            r.error(
+                "dns_names",
+                format!("dns_names[{i}] is not a DNS name: {name:?}"),
+            );
             ok = false;
         }
     }
@@ -355,7 +365,10 @@ fn read_uris(r: &mut Reader) -> Option<Vec<String>> {
     let mut ok = true;
     for (i, uri) in uris.iter().enumerate() {
         if !is_uri(uri) {
-            r.error("uris", format!("uris[{i}] is not a URI with a scheme: {uri:?}"));
+            r.error(
+                "uris",
+                format!("uris[{i}] is not a URI with a scheme: {uri:?}"),
+            );
             ok = false;
         }
     }

@@ -82,7 +82,10 @@ impl<'a> Reader<'a> {
         let value = self.raw(name)?;
         let Value::Number(n) = value else {
             let kind = value.type_name();
-            self.error(name, format!("{name} must be a number of days, not a {kind}"));
+            self.error(
+                name,
+                format!("{name} must be a number of days, not a {kind}"),
+            );
             return None;
         };
         let whole = n.is_finite() && n.fract() == 0.0;
@@ -90,7 +93,9 @@ impl<'a> Reader<'a> {
             let shown = mesh_engine::value::format_number(*n);
             self.error(
                 name,
-                format!("{name} must be a whole number of days from {min} to {MAX_DAYS}, not {shown}"),
+                format!(
+                    "{name} must be a whole number of days from {min} to {MAX_DAYS}, not {shown}"
+                ),
             );
             return None;
         }
@@ -101,11 +106,14 @@ impl<'a> Reader<'a> {
     /// unknown or wrong.
     pub fn texts(&mut self, name: &str) -> Option<Vec<&'a str>> {
         let Some(value) = self.raw(name) else {
-            return (!self.unknown_at(name)).then(Vec::new);
+            return (!self.is_unknown(name)).then(Vec::new);
         };
         let Value::List(items) = value else {
             let kind = value.type_name();
-            self.error(name, format!("{name} must be a list of strings, not a {kind}"));
+            self.error(
+                name,
+                format!("{name} must be a list of strings, not a {kind}"),
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -127,7 +135,8 @@ impl<'a> Reader<'a> {
         complete.then_some(out)
     }
 
-    fn unknown_at(&self, name: &str) -> bool {
+    /// True when the attribute is unknown (known only after apply).
+    pub fn is_unknown(&self, name: &str) -> bool {
         self.config.get(name).is_some_and(Value::is_unknown)
     }
 }

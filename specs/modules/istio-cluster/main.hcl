@@ -1,0 +1,144 @@
+# One cluster's Istio: its istio-system namespace (labelled with the cluster's network), its
+# intermediate CA signed by the mesh's root, and one control plane revision. Every scenario's
+# clusters are instances of this module.
+
+variable "cluster" {
+  description = "The cluster: an azure_kubernetes_cluster (or { kubeconfig_path, context })."
+  type        = any
+}
+
+variable "cluster_name" {
+  description = "The cluster's name in the mesh (istiod's CLUSTER_ID, remote secret keys)."
+  type        = string
+}
+
+variable "network" {
+  description = "The cluster's Istio network."
+  type        = string
+}
+
+variable "mesh_id" {
+  type    = string
+  default = "mesh1"
+}
+
+variable "istio_version" {
+  type    = string
+  default = "1.14.1"
+}
+
+variable "root_ca" {
+  description = "The mesh's root CA: an object with cert_pem and private_key_pem (pki_root_ca)."
+  type        = any
+  sensitive   = true
+}
+
+variable "ca_source" {
+  description = "cacerts (a Secret made here) or key_vault (a SecretProviderClass the caller makes)."
+  type        = string
+  default     = "cacerts"
+}
+
+variable "ca_secret_provider_class" {
+  type    = string
+  default = null
+}
+
+variable "eastwest_gateway" {
+  description = "Expose this cluster to other networks through an east-west gateway."
+  type        = bool
+  default     = false
+}
+
+variable "internal_load_balancers" {
+  type    = bool
+  default = false
+}
+
+variable "ingress_gateway" {
+  description = "The ingress gateway: null for none, or { service_type, router_mode, ports }."
+  type        = any
+  default     = null
+}
+
+variable "outbound_traffic_policy" {
+  type    = string
+  default = "ALLOW_ANY"
+}
+
+variable "dns_capture" {
+  type    = bool
+  default = false
+}
+
+variable "access_log_file" {
+  type    = string
+  default = "/dev/stdout"
+}
+
+resource "pki_intermediate_ca" "this" {
+  cluster_name           = var.cluster_name
+  issuer_cert_pem        = var.root_ca.cert_pem
+  issuer_private_key_pem = var.root_ca.private_key_pem
+}
+
+resource "kubernetes_namespace" "istio_system" {
+  cluster = var.cluster
+  name    = "istio-system"
+  labels = {
+    "topology.istio.io/network" = var.network
+  }
+}
+
+# Istio's plug-in CA files, as tools/certs/Makefile.selfsigned.mk lays them out.
+resource "kubernetes_secret" "cacerts" {
+  count     = var.ca_source == "cacerts" ? 1 : 0
+  cluster   = var.cluster
+  name      = "cacerts"
+  namespace = kubernetes_namespace.istio_system.name
+  data = {
+    "ca-cert.pem"    = pki_intermediate_ca.this.cert_pem
+    "ca-key.pem"     = pki_intermediate_ca.this.private_key_pem
+    "root-cert.pem"  = pki_intermediate_ca.this.root_cert_pem
+    "cert-chain.pem" = pki_intermediate_ca.this.cert_chain_pem
+  }
+}
+
+resource "istio_control_plane" "this" {
+  cluster                  = var.cluster
+  version                  = var.istio_version
+  mesh_id                  = var.mesh_id
+  cluster_name             = var.cluster_name
+  network                  = var.network
+  access_log_file          = var.access_log_file
+  outbound_traffic_policy  = var.outbound_traffic_policy
+  dns_capture              = var.dns_capture
+  ca_source                = var.ca_source
+  ca_secret_provider_class = var.ca_secret_provider_class
+
+  eastwest_gateway = var.eastwest_gateway ? { internal_load_balancer = var.internal_load_balancers } : null
+  ingress_gateway  = var.ingress_gateway
+
+  depends_on = [kubernetes_secret.cacerts]
+}
+
+output "revision" {
+  value = istio_control_plane.this.revision
+}
+
+output "intermediate_ca" {
+  value     = pki_intermediate_ca.this
+  sensitive = true
+}
+
+output "istio_system" {
+  value = kubernetes_namespace.istio_system.name
+}
+
+output "ingress_gateway_address" {
+  value = istio_control_plane.this.ingress_gateway_address
+}
+
+output "eastwest_gateway_address" {
+  value = istio_control_plane.this.eastwest_gateway_address
+}
