@@ -187,7 +187,7 @@ async fn prune(
             continue;
         };
         if !kept.contains(&key) {
-            cluster.delete(&key, cancel).await?;
+            delete_if_allowed(ty, cluster, object, &key, cancel).await?;
         }
     }
     Ok(())
@@ -230,7 +230,23 @@ pub async fn delete(
     let objects = ty.objects(prior)?;
     for object in objects.iter().rev() {
         let key = ObjectKey::of(object).map_err(ProviderError::new)?;
-        cluster.delete(&key, &request.cancel).await?;
+        delete_if_allowed(ty, &cluster, object, &key, &request.cancel).await?;
     }
     Ok(())
+}
+
+async fn delete_if_allowed(
+    ty: &dyn ObjectSetType,
+    cluster: &ClusterObjects,
+    declared: &Json,
+    key: &ObjectKey,
+    cancel: &CancellationToken,
+) -> Result<(), ProviderError> {
+    let Some(live) = cluster.get(key).await? else {
+        return Ok(());
+    };
+    if !ty.may_delete(declared, &live) {
+        return Ok(());
+    }
+    cluster.delete(key, cancel).await
 }

@@ -64,7 +64,10 @@ impl ObjectSetType for IstioControlPlane {
 
     fn plan_computed(&self, planned: &mut Value) -> Result<(), ProviderError> {
         if let Some(Value::String(version)) = planned.get("version").map(|v| v.unmark().0) {
-            if planned.get("revision").is_none_or(Value::is_null) {
+            let unset = planned
+                .get("revision")
+                .is_none_or(|r| r.is_null() || r.is_unknown());
+            if unset {
                 let revision = istio::revision_of(version);
                 planned.set_or_insert("revision", Value::string(revision));
             }
@@ -106,6 +109,10 @@ impl ObjectSetType for IstioControlPlane {
             attrs.set_or_insert(attribute, address);
         }
         attrs
+    }
+
+    fn may_delete(&self, declared: &Json, live: &Json) -> bool {
+        istio::may_delete(declared, live)
     }
 
     fn waits(&self, attrs: &Value) -> Waits {

@@ -63,6 +63,13 @@ pub trait ObjectSetType: Send + Sync {
         self.observed(attrs, live)
     }
 
+    /// Whether deleting or pruning `declared` may delete the live object (shared objects such
+    /// as Istio's CRDs stay).
+    fn may_delete(&self, declared: &Json, live: &Json) -> bool {
+        let _ = (declared, live);
+        true
+    }
+
     /// What to wait for after applying.
     fn waits(&self, attrs: &Value) -> Waits {
         let _ = attrs;
