@@ -72,14 +72,17 @@ module "istio" {
   source   = "../modules/istio-cluster"
   for_each = var.clusters
 
-  cluster                 = module.aks[each.key].cluster
-  cluster_name            = each.key
-  network                 = each.value.network
-  istio_version           = var.istio_version
-  root_ca                 = pki_root_ca.mesh
-  ca_source               = "cacerts"
-  outbound_traffic_policy = "REGISTRY_ONLY"
-  dns_capture             = true
-  access_log_file         = "/dev/stdout"
-  ingress_gateway         = local.ingress_gateway
+  cluster       = module.aks[each.key].cluster
+  cluster_name  = each.key
+  network       = each.value.network
+  istio_version = var.istio_version
+  root_ca       = pki_root_ca.mesh
+  ca_source     = "cacerts"
+  # Makefile.selfsigned.mk INTERMEDIATE_CN / INTERMEDIATE_ORG, as the seed sets them.
+  intermediate_common_name  = "EMCO Intermediate CA"
+  intermediate_organization = "project-emco.io"
+  outbound_traffic_policy   = "REGISTRY_ONLY"
+  dns_capture               = true
+  access_log_file           = "/dev/stdout"
+  ingress_gateway           = local.ingress_gateway
 }

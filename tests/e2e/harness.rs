@@ -90,6 +90,9 @@ impl Out {
 /// A spec directory in a fresh temporary directory.
 pub struct Spec {
     dir: TempDir,
+    /// The spec directory: the temp dir itself, or a directory inside it (scenarios keep their
+    /// `../modules` beside them).
+    work: PathBuf,
 }
 
 impl Default for Spec {
@@ -101,12 +104,12 @@ impl Default for Spec {
 impl Spec {
     /// An empty spec directory.
     pub fn new() -> Spec {
-        Spec {
-            dir: tempfile::Builder::new()
-                .prefix("mesh-e2e-")
-                .tempdir()
-                .expect("create a temporary directory"),
-        }
+        let dir = tempfile::Builder::new()
+            .prefix("mesh-e2e-")
+            .tempdir()
+            .expect("create a temporary directory");
+        let work = dir.path().to_path_buf();
+        Spec { dir, work }
     }
 
     /// A spec directory whose `main.hcl` is `text`.
@@ -118,12 +121,12 @@ impl Spec {
 
     /// The spec directory.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.work
     }
 
     /// A path inside the spec directory.
     pub fn join(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
+        self.work.join(rel)
     }
 
     /// Write a file (creating its directories).
@@ -444,6 +447,16 @@ pub fn seed_spec() -> Spec {
     let spec = Spec::new();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/multicluster-istio");
     copy_dir(&source, spec.path());
+    spec
+}
+
+/// A copy of `specs/<name>` with `specs/modules` beside it, as in the repository.
+pub fn scenario_spec(name: &str) -> Spec {
+    let mut spec = Spec::new();
+    let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
+    copy_dir(&specs.join(name), &spec.dir.path().join(name));
+    copy_dir(&specs.join("modules"), &spec.dir.path().join("modules"));
+    spec.work = spec.dir.path().join(name);
     spec
 }
 

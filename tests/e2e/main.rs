@@ -19,6 +19,7 @@ mod outputs_state;
 mod repetition;
 mod replace;
 mod saved_plans;
+mod scenarios;
 mod seed_topology;
 mod sensitive;
 mod snapshots;

@@ -33,6 +33,18 @@ variable "root_ca" {
   sensitive   = true
 }
 
+variable "intermediate_common_name" {
+  description = "Subject CN of the cluster's intermediate CA."
+  type        = string
+  default     = "Intermediate CA"
+}
+
+variable "intermediate_organization" {
+  description = "Subject O of the cluster's intermediate CA."
+  type        = string
+  default     = "Istio"
+}
+
 variable "ca_source" {
   description = "cacerts (a Secret made here) or key_vault (a SecretProviderClass the caller makes)."
   type        = string
@@ -78,6 +90,8 @@ variable "access_log_file" {
 
 resource "pki_intermediate_ca" "this" {
   cluster_name           = var.cluster_name
+  common_name            = var.intermediate_common_name
+  organization           = var.intermediate_organization
   issuer_cert_pem        = var.root_ca.cert_pem
   issuer_private_key_pem = var.root_ca.private_key_pem
 }
