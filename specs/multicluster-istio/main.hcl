@@ -89,7 +89,10 @@ module "region" {
   shared_resource_group      = azure_resource_group.shared.name
   # One Bastion when both clusters share a region, as in the seed.
   with_bastion = local.regions_are_distinct || each.key == local.cluster_names[0]
-  tags         = var.tags
+  # End-to-end TLS: the listener's certificate from Key Vault, Istio's root trusted for backends.
+  frontend_certificate_secret_id = azure_key_vault_certificate.frontend.versionless_secret_id
+  trusted_root_certificate_pem   = pki_root_ca.mesh.cert_pem
+  tags                           = var.tags
 }
 
 resource "azure_virtual_network_peering" "mesh" {

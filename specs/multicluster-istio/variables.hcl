@@ -62,10 +62,21 @@ variable "kubernetes_version" {
   default = "1.33"
 }
 
-variable "istio_revision" {
+variable "istio_version" {
   type        = string
-  default     = "1-14-1"
-  description = "Istio revision the clusters will run (used by the Kubernetes/Istio resources)."
+  default     = "1.14.1"
+  description = "The Istio release every cluster runs (revision 1-14-1 for 1.14.1)."
+}
+
+variable "mesh_id" {
+  type    = string
+  default = "mesh1"
+}
+
+variable "network" {
+  type        = string
+  default     = "network1"
+  description = "The one Istio network of the peered clusters (multi-primary, same network)."
 }
 
 variable "acr_sku" {

@@ -2,7 +2,7 @@
 //! a pull request gets a markdown plan comment and a saved plan, the merge applies exactly that
 //! plan, and the scheduled drift check passes until something changes outside mesh.
 
-use crate::harness::{ok_local as ok, run_local as run, seed_spec as seed};
+use crate::harness::{ok_local as ok, run_local as run, seed_spec as seed, SEED_RESOURCES};
 
 #[test]
 fn pull_request_plan_then_apply_on_merge_then_scheduled_drift_check() {
@@ -26,11 +26,16 @@ fn pull_request_plan_then_apply_on_merge_then_scheduled_drift_check() {
         "{}",
         pr.dump()
     );
-    assert!(pr.stdout.contains("42 to add"), "{}", pr.dump());
+    assert!(
+        pr.stdout.contains(&format!("{SEED_RESOURCES} to add")),
+        "{}",
+        pr.dump()
+    );
 
     // Merge: exactly the reviewed plan.
-    ok(&spec, &["apply", "plan.json"])
-        .stdout_has("Apply complete! Resources: 42 added, 0 changed, 0 destroyed.");
+    ok(&spec, &["apply", "plan.json"]).stdout_has(&format!(
+        "Apply complete! Resources: {SEED_RESOURCES} added, 0 changed, 0 destroyed."
+    ));
 
     // Schedule: no drift, exit 0; a tag added in the cloud is drift, exit 2.
     ok(&spec, &["drift"]);

@@ -444,11 +444,12 @@ pub fn assert_points_at(out: &Out, file: &str, line: usize) {
 
 /// A copy of specs/multicluster-istio (the seed topology) in a fresh directory.
 pub fn seed_spec() -> Spec {
-    let spec = Spec::new();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/multicluster-istio");
-    copy_dir(&source, spec.path());
-    spec
+    scenario_spec("multicluster-istio")
 }
+
+/// How many resources the seed topology (specs/multicluster-istio) has: Azure, PKI, Kubernetes
+/// and Istio.
+pub const SEED_RESOURCES: usize = 78;
 
 /// A copy of `specs/<name>` with `specs/modules` beside it, as in the repository.
 pub fn scenario_spec(name: &str) -> Spec {

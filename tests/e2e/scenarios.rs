@@ -10,7 +10,12 @@ fn round_trip(spec: &Spec) {
     let applied = ok_local(spec, &["apply", "-auto-approve"]);
     applied.stdout_has("Apply complete!");
     let plan = run_local(spec, &["plan", "-detailed-exitcode"]);
-    assert_eq!(plan.code, 0, "a plan right after apply must be empty\n{}", plan.dump());
+    assert_eq!(
+        plan.code,
+        0,
+        "a plan right after apply must be empty\n{}",
+        plan.dump()
+    );
     plan.stdout_has("No changes.");
     assert_credentials_kept_out(spec, &[&applied.all(), &plan.all()]);
     let destroyed = ok_local(spec, &["destroy", "-auto-approve"]);
@@ -29,7 +34,10 @@ fn assert_credentials_kept_out(spec: &Spec, outputs: &[&str]) {
         }
     }
     for out in outputs {
-        assert!(!out.contains("PRIVATE KEY"), "a private key in output\n{out}");
+        assert!(
+            !out.contains("PRIVATE KEY"),
+            "a private key in output\n{out}"
+        );
     }
 }
 
@@ -102,5 +110,56 @@ fn gateway_federation_routes_through_the_serving_clusters_gateway() {
         assert_eq!(attrs["dns_capture"], true);
         assert_eq!(attrs["ingress_gateway"]["router_mode"], "sni-dnat");
     }
+    ok_local(&spec, &["destroy", "-auto-approve"]);
+}
+
+#[test]
+fn multicluster_istio_keeps_the_root_key_out_of_azure_and_wires_istiod_to_key_vault() {
+    let spec = scenario_spec("multicluster-istio");
+    ok_local(&spec, &["apply", "-auto-approve"]);
+    let root = spec.attrs("pki_root_ca.mesh").expect("root CA");
+    let root_key = root["private_key_pem"].as_str().expect("root key in state");
+    let root_key_body: String = root_key
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .take(3)
+        .collect();
+    let cloud_dir = spec.join(".mesh/local-cloud");
+    for entry in std::fs::read_dir(&cloud_dir).expect("local cloud data") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                !text.contains(&root_key_body),
+                "the root key reached Azure: {}",
+                path.display()
+            );
+        }
+    }
+    for cluster in ["one", "two"] {
+        let plane = spec
+            .attrs(&format!("module.mesh[\"{cluster}\"].istio_control_plane.this"))
+            .expect("control plane");
+        assert_eq!(plane["ca_source"], "key_vault");
+        assert_eq!(plane["ca_secret_provider_class"], "istio-ca-key-vault");
+        assert_eq!(plane["revision"], "1-14-1");
+        let class = spec
+            .attrs(&format!(
+                "module.mesh[\"{cluster}\"].kubernetes_manifest.ca_secret_provider_class[0]"
+            ))
+            .expect("SecretProviderClass");
+        let objects = class["manifest"]["spec"]["parameters"]["objects"]
+            .as_str()
+            .expect("objects");
+        for file in ["ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem"] {
+            assert!(objects.contains(file), "{file} not mounted: {objects}");
+        }
+    }
+    let secrets: Vec<String> = spec
+        .addresses()
+        .into_iter()
+        .filter(|a| a.starts_with("istio_remote_secret."))
+        .collect();
+    assert_eq!(secrets.len(), 2, "{secrets:?}");
     ok_local(&spec, &["destroy", "-auto-approve"]);
 }

@@ -51,8 +51,12 @@ variable "ca_source" {
   default     = "cacerts"
 }
 
-variable "ca_secret_provider_class" {
-  type    = string
+variable "key_vault" {
+  description = <<-EOT
+    With ca_source = "key_vault": where the CA files go and how istiod's CSI volume reads them —
+    { id, name, tenant_id, identity_client_id (the CSI add-on's), root_cert_secret_name }.
+  EOT
+  type    = any
   default = null
 }
 
@@ -71,6 +75,12 @@ variable "ingress_gateway" {
   description = "The ingress gateway: null for none, or { service_type, router_mode, ports }."
   type        = any
   default     = null
+}
+
+variable "tolerate_system_pool" {
+  description = "Let istiod and the gateways run on a tainted system pool."
+  type        = bool
+  default     = false
 }
 
 variable "outbound_traffic_policy" {
@@ -104,6 +114,66 @@ resource "kubernetes_namespace" "istio_system" {
   }
 }
 
+locals {
+  key_vault_ca = var.ca_source == "key_vault"
+  spc_name     = "istio-ca-key-vault"
+}
+
+# With the CA in Key Vault (seed 000): the intermediate's certificate imported as a certificate
+# (PKCS#12, as `az keyvault certificate import`), its key and chain as secrets; the root's
+# certificate is one shared secret (the root key never leaves this machine).
+resource "azure_key_vault_certificate" "ca_cert" {
+  count        = local.key_vault_ca ? 1 : 0
+  name         = "${var.cluster_name}-ca-cert"
+  key_vault_id = var.key_vault.id
+  certificate {
+    contents = pki_intermediate_ca.this.pkcs12_base64
+  }
+}
+
+resource "azure_key_vault_secret" "ca" {
+  for_each = local.key_vault_ca ? {
+    "ca-key"     = pki_intermediate_ca.this.private_key_pem
+    "cert-chain" = pki_intermediate_ca.this.cert_chain_pem
+  } : {}
+  name         = "${var.cluster_name}-${each.key}"
+  key_vault_id = var.key_vault.id
+  value        = each.value
+  content_type = "application/x-pem-file"
+}
+
+# The four files istiod expects in /etc/cacerts, mounted from Key Vault by the CSI driver.
+resource "kubernetes_manifest" "ca_secret_provider_class" {
+  count   = local.key_vault_ca ? 1 : 0
+  cluster = var.cluster
+  manifest = {
+    apiVersion = "secrets-store.csi.x-k8s.io/v1"
+    kind       = "SecretProviderClass"
+    metadata = {
+      name      = local.spc_name
+      namespace = kubernetes_namespace.istio_system.name
+    }
+    spec = {
+      provider = "azure"
+      parameters = {
+        usePodIdentity         = "false"
+        useVMManagedIdentity   = "true"
+        userAssignedIdentityID = var.key_vault.identity_client_id
+        keyvaultName           = var.key_vault.name
+        tenantID               = var.key_vault.tenant_id
+        objects = yamlencode({
+          array = [
+            yamlencode({ objectName = azure_key_vault_certificate.ca_cert[0].name, objectType = "cert", objectAlias = "ca-cert.pem" }),
+            yamlencode({ objectName = azure_key_vault_secret.ca["ca-key"].name, objectType = "secret", objectAlias = "ca-key.pem" }),
+            yamlencode({ objectName = azure_key_vault_secret.ca["cert-chain"].name, objectType = "secret", objectAlias = "cert-chain.pem" }),
+            yamlencode({ objectName = var.key_vault.root_cert_secret_name, objectType = "secret", objectAlias = "root-cert.pem" }),
+          ]
+        })
+      }
+    }
+  }
+}
+
 # Istio's plug-in CA files, as tools/certs/Makefile.selfsigned.mk lays them out.
 resource "kubernetes_secret" "cacerts" {
   count     = var.ca_source == "cacerts" ? 1 : 0
@@ -128,12 +198,14 @@ resource "istio_control_plane" "this" {
   outbound_traffic_policy  = var.outbound_traffic_policy
   dns_capture              = var.dns_capture
   ca_source                = var.ca_source
-  ca_secret_provider_class = var.ca_secret_provider_class
+  ca_secret_provider_class = local.key_vault_ca ? kubernetes_manifest.ca_secret_provider_class[0].manifest.metadata.name : null
 
   eastwest_gateway = var.eastwest_gateway ? { internal_load_balancer = var.internal_load_balancers } : null
   ingress_gateway  = var.ingress_gateway
 
-  depends_on = [kubernetes_secret.cacerts]
+  tolerations_all = var.tolerate_system_pool
+
+  depends_on = [kubernetes_secret.cacerts, kubernetes_manifest.ca_secret_provider_class]
 }
 
 output "revision" {

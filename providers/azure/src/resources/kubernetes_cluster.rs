@@ -247,7 +247,8 @@ impl AzureResourceType for KubernetesCluster {
             .attribute("oidc_issuer_url", s(Computed, "OIDC issuer URL, when enabled."))
             .attribute("kubelet_identity_object_id", s(Computed, "Object ID of the kubelet identity (grant it AcrPull)."))
             .attribute("kubelet_identity_client_id", s(Computed, "Client ID of the kubelet identity."))
-            .attribute("addon_identity_object_ids", AttributeSchema::new(AttrType::Map(Box::new(AttrType::String)), Computed, "Object IDs of the add-on identities Azure creates, by add-on block name (key_vault_secrets_provider, ingress_application_gateway, oms_agent)."));
+            .attribute("addon_identity_object_ids", AttributeSchema::new(AttrType::Map(Box::new(AttrType::String)), Computed, "Object IDs of the add-on identities Azure creates, by add-on block name (key_vault_secrets_provider, ingress_application_gateway, oms_agent)."))
+            .attribute("addon_identity_client_ids", AttributeSchema::new(AttrType::Map(Box::new(AttrType::String)), Computed, "Client IDs of the add-on identities, by add-on block name: what a SecretProviderClass names as userAssignedIdentityID."));
         ResourceSchema {
             version: 0,
             description: "An AKS managed cluster: control plane, system node pool, identity, networking, add-ons and the managed Istio add-on.".into(),
@@ -437,6 +438,7 @@ impl AzureResourceType for KubernetesCluster {
             state.set_or_insert("network_profile", network_state(np, resp));
         }
         let mut addon_ids = std::collections::BTreeMap::new();
+        let mut addon_client_ids = std::collections::BTreeMap::new();
         for (attr, key) in ADDONS {
             let profile = get_ci(props.get("addonProfiles"), key);
             let on = profile
@@ -448,14 +450,16 @@ impl AzureResourceType for KubernetesCluster {
                 _ => Value::Null,
             };
             state.set_or_insert(attr, v);
-            if let Some(oid) = profile
-                .filter(|_| on)
-                .and_then(|p| jstr(p, "/identity/objectId"))
-            {
+            let identity = |pointer: &str| profile.filter(|_| on).and_then(|p| jstr(p, pointer));
+            if let Some(oid) = identity("/identity/objectId") {
                 addon_ids.insert(attr.to_string(), Value::String(oid));
+            }
+            if let Some(client_id) = identity("/identity/clientId") {
+                addon_client_ids.insert(attr.to_string(), Value::String(client_id));
             }
         }
         state.set_or_insert("addon_identity_object_ids", Value::Map(addon_ids));
+        state.set_or_insert("addon_identity_client_ids", Value::Map(addon_client_ids));
         let mesh = props
             .get("serviceMeshProfile")
             .map(|m| mesh_state(block(config, "service_mesh_profile"), m));
@@ -480,9 +484,9 @@ impl AzureResourceType for KubernetesCluster {
                 .iter()
                 .any(|(a, _)| present(prior, a) != present(config, a))
             {
-                planned
-                    .planned
-                    .set_or_insert("addon_identity_object_ids", Value::Unknown);
+                for attribute in ["addon_identity_object_ids", "addon_identity_client_ids"] {
+                    planned.planned.set_or_insert(attribute, Value::Unknown);
+                }
             }
         }
         planned

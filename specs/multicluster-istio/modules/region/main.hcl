@@ -55,6 +55,16 @@ variable "with_bastion" {
   type = bool
 }
 
+variable "frontend_certificate_secret_id" {
+  description = "Key Vault secret URL of the Application Gateway's frontend certificate (end-to-end TLS)."
+  type        = string
+}
+
+variable "trusted_root_certificate_pem" {
+  description = "The Istio root certificate the Application Gateway trusts for HTTPS backends."
+  type        = string
+}
+
 variable "tags" {
   type = map(string)
 }
@@ -130,11 +140,43 @@ resource "azure_public_ip" "gateway" {
   tags                = var.tags
 }
 
+# The gateway reads its frontend certificate from Key Vault with its own identity.
+resource "azure_user_assigned_identity" "gateway" {
+  name                = "${local.gateway_name}-identity"
+  resource_group_name = azure_resource_group.this.name
+  location            = local.location
+  tags                = var.tags
+}
+
+resource "azure_role_assignment" "gateway_certificates" {
+  scope                = var.key_vault_id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azure_user_assigned_identity.gateway.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
 resource "azure_application_gateway" "this" {
   name                = local.gateway_name
   resource_group_name = azure_resource_group.this.name
   location            = local.location
   tags                = var.tags
+
+  identity {
+    identity_ids = [azure_user_assigned_identity.gateway.id]
+  }
+
+  depends_on = [azure_role_assignment.gateway_certificates]
+
+  # What the ingress annotations appgw-ssl-certificate and appgw-trusted-root-certificate name.
+  ssl_certificate {
+    name                = "frontend-certificate"
+    key_vault_secret_id = var.frontend_certificate_secret_id
+  }
+
+  trusted_root_certificate {
+    name = "root-certificate"
+    data = var.trusted_root_certificate_pem
+  }
 
   sku {
     name     = "Standard_v2"
@@ -330,6 +372,15 @@ output "virtual_network_id" {
 
 output "private_endpoints_subnet_id" {
   value = local.subnet_ids["PrivateEndpoints"]
+}
+
+output "cluster" {
+  description = "The AKS cluster, for the `cluster` attribute of Kubernetes and Istio resources."
+  value       = azure_kubernetes_cluster.this
+}
+
+output "gateway_public_ip" {
+  value = azure_public_ip.gateway.ip_address
 }
 
 output "cluster_name" {

@@ -39,6 +39,7 @@ fn config() -> Value {
         "kubelet_identity_object_id",
         "kubelet_identity_client_id",
         "addon_identity_object_ids",
+        "addon_identity_client_ids",
     ];
     let mut c = m(&[
         ("name", sv("aks-one")),
