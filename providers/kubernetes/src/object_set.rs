@@ -32,7 +32,7 @@ pub fn plan(ty: &dyn ObjectSetType, request: &PlanRequest) -> Result<PlannedChan
     config.set_or_insert("cluster", cluster.to_attribute());
     let schema = ty.schema();
     let mut change = default_plan(&schema.block, request.prior.as_ref(), &config);
-    ty.plan_computed(&mut change.planned)?;
+    ty.plan_computed(&config, &mut change.planned)?;
     let Some(prior) = &request.prior else {
         return Ok(change);
     };
@@ -42,30 +42,23 @@ pub fn plan(ty: &dyn ObjectSetType, request: &PlanRequest) -> Result<PlannedChan
     change
         .requires_replace
         .extend(ty.replace_paths(prior, &change.planned));
-    mark_status_unknown_on_change(&schema.block, prior, &mut change);
+    mark_snapshots_unknown_on_change(ty.snapshot_attributes(), prior, &mut change);
     Ok(change)
 }
 
-/// A status snapshot cannot be predicted when the objects change.
-fn mark_status_unknown_on_change(
-    schema: &mesh_engine::provider::BlockSchema,
-    prior: &Value,
-    change: &mut PlannedChange,
-) {
-    let computed_status = schema
-        .attributes
-        .get("status")
-        .is_some_and(|a| a.is_computed());
-    if !computed_status {
+/// Values captured after apply cannot be predicted when anything else changes.
+fn mark_snapshots_unknown_on_change(snapshots: &[&str], prior: &Value, change: &mut PlannedChange) {
+    if snapshots.is_empty() {
         return;
     }
-    let mut without_status = change.planned.clone();
-    without_status.set_or_insert(
-        "status",
-        prior.get("status").cloned().unwrap_or(Value::Null),
-    );
-    if &without_status != prior {
-        change.planned.set_or_insert("status", Value::Unknown);
+    let mut others = change.planned.clone();
+    for name in snapshots {
+        others.set_or_insert(name, prior.get(name).cloned().unwrap_or(Value::Null));
+    }
+    if &others != prior {
+        for name in snapshots {
+            change.planned.set_or_insert(name, Value::Unknown);
+        }
     }
 }
 

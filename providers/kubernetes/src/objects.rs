@@ -105,8 +105,15 @@ impl ClusterObjects {
         cancel: &CancellationToken,
     ) -> Result<Json, ProviderError> {
         let key = ObjectKey::of(object).map_err(ProviderError::new)?;
-        let api = self.api(&key, cancel).await?;
-        let dynamic: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| {
+        let (api, scope) = self.api(&key, cancel).await?;
+        let mut object = object.clone();
+        if matches!(scope, Scope::Cluster) {
+            // A cluster-scoped object has no namespace, whatever a manifest says.
+            if let Some(meta) = object.get_mut("metadata").and_then(Json::as_object_mut) {
+                meta.remove("namespace");
+            }
+        }
+        let dynamic: DynamicObject = serde_json::from_value(object).map_err(|e| {
             ProviderError::new(format!("{} is not a valid object: {e}", key.describe()))
         })?;
         let params = PatchParams::apply(field_manager).force();
@@ -119,7 +126,7 @@ impl ClusterObjects {
 
     /// The object, or `None` when it (or its kind) does not exist.
     pub async fn get(&self, key: &ObjectKey) -> Result<Option<Json>, ProviderError> {
-        let Some(api) = self.api_if_served(key).await? else {
+        let Some((api, _)) = self.api_if_served(key).await? else {
             return Ok(None);
         };
         let found = self
@@ -134,7 +141,7 @@ impl ClusterObjects {
         key: &ObjectKey,
         cancel: &CancellationToken,
     ) -> Result<(), ProviderError> {
-        let Some(api) = self.api_if_served(key).await? else {
+        let Some((api, _)) = self.api_if_served(key).await? else {
             return Ok(());
         };
         let params = DeleteParams::background();
@@ -148,7 +155,8 @@ impl ClusterObjects {
             })
             .await;
         deleted?;
-        let gone = poll(DELETE_WAIT, cancel, || async {
+        let waiting = format!("{} to be deleted", key.describe());
+        let gone = poll(DELETE_WAIT, cancel, &waiting, || async {
             Ok(self.get(key).await?.is_none())
         })
         .await?;
@@ -167,12 +175,19 @@ impl ClusterObjects {
         &self,
         key: &ObjectKey,
         cancel: &CancellationToken,
-    ) -> Result<Api<DynamicObject>, ProviderError> {
+    ) -> Result<(Api<DynamicObject>, Scope), ProviderError> {
         if let Some(api) = self.api_if_served(key).await? {
             return Ok(api);
         }
         // A custom resource whose CRD another resource is creating: wait for the kind.
-        let served = poll(CRD_WAIT, cancel, || async {
+        let waiting = format!(
+            "the kind {} of {} to be served ({} on {})",
+            key.kind,
+            key.api_version,
+            key.describe(),
+            self.what
+        );
+        let served = poll(CRD_WAIT, cancel, &waiting, || async {
             Ok(self.api_if_served(key).await?.is_some())
         })
         .await?;
@@ -195,7 +210,7 @@ impl ClusterObjects {
     async fn api_if_served(
         &self,
         key: &ObjectKey,
-    ) -> Result<Option<Api<DynamicObject>>, ProviderError> {
+    ) -> Result<Option<(Api<DynamicObject>, Scope)>, ProviderError> {
         let Some((resource, capabilities)) = self.resolve(key).await? else {
             return Ok(None);
         };
@@ -206,7 +221,7 @@ impl ClusterObjects {
                 Api::namespaced_with(self.client.clone(), ns, &resource)
             }
         };
-        Ok(Some(api))
+        Ok(Some((api, capabilities.scope)))
     }
 
     async fn resolve(
@@ -268,10 +283,11 @@ impl ClusterObjects {
 }
 
 /// Call `check` until it returns true, with growing pauses, until `limit` passes (Ok(false))
-/// or `cancel` fires (an error).
+/// or `cancel` fires (an error saying what was awaited: `waiting`).
 pub async fn poll<F, Fut>(
     limit: Duration,
     cancel: &CancellationToken,
+    waiting: &str,
     mut check: F,
 ) -> Result<bool, ProviderError>
 where
@@ -289,7 +305,9 @@ where
         }
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = cancel.cancelled() => return Err(ProviderError::new("interrupted while waiting")),
+            _ = cancel.cancelled() => {
+                return Err(ProviderError::new(format!("interrupted while waiting for {waiting}")))
+            }
         }
         pause = (pause * 2).min(Duration::from_secs(2));
     }
@@ -330,18 +348,33 @@ fn is_retryable(e: &kube::Error) -> bool {
 /// adds (defaults, status, metadata it manages) and still shows every managed field that
 /// changed or went missing.
 pub fn project(live: &Json, desired: &Json) -> Json {
+    let mut projected = project_value(live, desired);
+    // The server drops the namespace of a cluster-scoped object: not a difference.
+    let declared_ns = desired.pointer("/metadata/namespace");
+    let live_ns = live.pointer("/metadata/namespace");
+    if let (Some(ns), None, Some(meta)) = (
+        declared_ns,
+        live_ns,
+        projected.get_mut("metadata").and_then(Json::as_object_mut),
+    ) {
+        meta.insert("namespace".into(), ns.clone());
+    }
+    projected
+}
+
+fn project_value(live: &Json, desired: &Json) -> Json {
     match (live, desired) {
         (Json::Object(live), Json::Object(desired)) => Json::Object(
             desired
                 .iter()
-                .filter_map(|(k, d)| live.get(k).map(|l| (k.clone(), project(l, d))))
+                .filter_map(|(k, d)| live.get(k).map(|l| (k.clone(), project_value(l, d))))
                 .collect(),
         ),
         (Json::Array(live), Json::Array(desired)) => Json::Array(
             live.iter()
                 .enumerate()
                 .map(|(i, l)| match desired.get(i) {
-                    Some(d) => project(l, d),
+                    Some(d) => project_value(l, d),
                     None => l.clone(),
                 })
                 .collect(),

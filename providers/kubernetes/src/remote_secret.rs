@@ -145,7 +145,8 @@ async fn target_secret(
     cancel: &CancellationToken,
 ) -> Result<Json, ProviderError> {
     let key = token_secret_key();
-    let filled = poll(TOKEN_WAIT, cancel, || async {
+    let waiting = format!("the token of {}", key.describe());
+    let filled = poll(TOKEN_WAIT, cancel, &waiting, || async {
         let secret = source.get(&key).await?;
         Ok(secret.is_some_and(|s| istio::read_reader_token(&s).is_ok()))
     })
@@ -267,6 +268,8 @@ pub async fn read(
             }
             declared.push(secret);
         }
+    } else if let Some(orphan) = orphaned_secret(clusters, attrs).await? {
+        return Ok(Some(orphan));
     }
     if live.is_empty() {
         return Ok(None);
@@ -276,21 +279,48 @@ pub async fn read(
     Ok(Some(state))
 }
 
+/// With the source cluster gone, the target may still hold the Secret: keep tracking it (its
+/// digest marked stale) so that an apply or destroy deals with it.
+async fn orphaned_secret(
+    clusters: &Clusters,
+    attrs: &Value,
+) -> Result<Option<Value>, ProviderError> {
+    let Some(target) = target_of(clusters, attrs).await? else {
+        return Ok(None);
+    };
+    let key = target_secret_key(attrs);
+    if target.get(&key).await?.is_none() {
+        return Ok(None);
+    }
+    let mut state = attrs.clone();
+    let stale = BTreeMap::from([(
+        key.state_key(),
+        Value::string("the source cluster no longer exists"),
+    )]);
+    state.set_or_insert("objects", Value::Map(stale));
+    Ok(Some(state))
+}
+
+/// The Secret in the target cluster.
+fn target_secret_key(attrs: &Value) -> ObjectKey {
+    ObjectKey {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: Some(ISTIO_NAMESPACE.into()),
+        name: format!(
+            "istio-remote-secret-{}",
+            text(attrs, "cluster_name").unwrap_or_default()
+        ),
+    }
+}
+
 /// Delete the Secret in the target, then the reader objects in the source.
 pub async fn delete(clusters: &Clusters, request: &ApplyRequest) -> Result<(), ProviderError> {
     let attrs = request.prior.as_ref().unwrap_or(&request.planned);
-    let name = format!(
-        "istio-remote-secret-{}",
-        text(attrs, "cluster_name").unwrap_or_default()
-    );
     if let Some(target) = target_of(clusters, attrs).await? {
-        let key = ObjectKey {
-            api_version: "v1".into(),
-            kind: "Secret".into(),
-            namespace: Some(ISTIO_NAMESPACE.into()),
-            name,
-        };
-        target.delete(&key, &request.cancel).await?;
+        target
+            .delete(&target_secret_key(attrs), &request.cancel)
+            .await?;
     }
     if let Some((source, _)) = source_of(clusters, attrs).await? {
         for object in reader_objects(attrs).iter().rev() {

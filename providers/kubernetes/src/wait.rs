@@ -70,7 +70,8 @@ pub async fn settle(
         } else {
             waits.timeout
         };
-        let ready = poll(limit, cancel, || async {
+        let waiting = format!("{} to become {}", key.describe(), condition.describe());
+        let ready = poll(limit, cancel, &waiting, || async {
             let live = cluster.get(&key).await?;
             Ok(live.as_ref().is_some_and(|o| condition.holds(o)))
         })

@@ -62,11 +62,11 @@ impl ObjectSetType for IstioControlPlane {
         istio::render_control_plane(&spec).map_err(|e| ProviderError::new(e.to_string()))
     }
 
-    fn plan_computed(&self, planned: &mut Value) -> Result<(), ProviderError> {
+    fn plan_computed(&self, config: &Value, planned: &mut Value) -> Result<(), ProviderError> {
         if let Some(Value::String(version)) = planned.get("version").map(|v| v.unmark().0) {
-            let unset = planned
-                .get("revision")
-                .is_none_or(|r| r.is_null() || r.is_unknown());
+            // Derived from the version whenever the configuration names no revision, so a new
+            // version plans a new revision rather than keeping the prior one.
+            let unset = config.get("revision").is_none_or(Value::is_null);
             if unset {
                 let revision = istio::revision_of(version);
                 planned.set_or_insert("revision", Value::string(revision));
@@ -109,6 +109,10 @@ impl ObjectSetType for IstioControlPlane {
             attrs.set_or_insert(attribute, address);
         }
         attrs
+    }
+
+    fn snapshot_attributes(&self) -> &'static [&'static str] {
+        &["ingress_gateway_address", "eastwest_gateway_address"]
     }
 
     fn may_delete(&self, declared: &Json, live: &Json) -> bool {

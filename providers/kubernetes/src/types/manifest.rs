@@ -119,6 +119,10 @@ impl ObjectSetType for Manifest {
         attrs
     }
 
+    fn snapshot_attributes(&self) -> &'static [&'static str] {
+        &["status"]
+    }
+
     fn waits(&self, attrs: &Value) -> Waits {
         Waits::from_block(attrs.get("wait"))
     }

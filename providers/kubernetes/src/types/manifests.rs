@@ -92,7 +92,7 @@ impl ObjectSetType for Manifests {
         select(attrs).map_err(|e| e.unwrap_or_else(|| ProviderError::new("content is unknown")))
     }
 
-    fn plan_computed(&self, planned: &mut Value) -> Result<(), ProviderError> {
+    fn plan_computed(&self, _config: &Value, planned: &mut Value) -> Result<(), ProviderError> {
         let documents = match select(planned) {
             Ok(docs) => keyed(&docs),
             Err(None) => Value::Unknown,

@@ -41,10 +41,17 @@ pub trait ObjectSetType: Send + Sync {
     /// objects' identity is; other unknowns may remain only at plan time.
     fn objects(&self, attrs: &Value) -> Result<Vec<Json>, ProviderError>;
 
-    /// Fill computed attributes that follow from the configuration at plan time.
-    fn plan_computed(&self, planned: &mut Value) -> Result<(), ProviderError> {
-        let _ = planned;
+    /// Fill computed attributes that follow from the configuration at plan time (`planned`
+    /// starts as the default plan: config values, computed ones from prior or unknown).
+    fn plan_computed(&self, config: &Value, planned: &mut Value) -> Result<(), ProviderError> {
+        let _ = (config, planned);
         Ok(())
+    }
+
+    /// Computed attributes captured from the cluster after apply (a status, an address): they
+    /// cannot be predicted when anything else changes.
+    fn snapshot_attributes(&self) -> &'static [&'static str] {
+        &[]
     }
 
     /// The attributes as the cluster has them: `attrs` with the managed part of each live
@@ -243,10 +250,10 @@ pub fn managed_map(live: Option<&Json>, declared: &Value) -> Value {
 }
 
 /// The live object of a type that declares exactly one.
-pub fn single_live<'a>(
+pub fn single_live(
     declared: Result<Vec<Json>, ProviderError>,
-    live: &'a BTreeMap<String, Json>,
-) -> Option<&'a Json> {
+    live: &BTreeMap<String, Json>,
+) -> Option<&Json> {
     let object = declared.ok()?.pop()?;
     let key = crate::objects::ObjectKey::of(&object).ok()?;
     live.get(&key.state_key())
