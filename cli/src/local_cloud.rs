@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use mesh_emulator::{Faults, LocalCloud, LocalCloudOptions, Throttle};
+use mesh_emulator::{Faults, LocalCloud, LocalCloudOptions, Throttle, TlsConfig};
 use mesh_engine::config::Module;
 use mesh_engine::value::Value;
 
@@ -123,27 +123,30 @@ pub async fn azure_config(root: &Module, mut config: Value) -> Result<Value, Str
 }
 
 /// Start the embedded cloud (once per process), or use the `mesh local serve` running on the
-/// same data; its URL.
+/// same data; the plain HTTP URL the azure provider uses. The cloud serves HTTPS too (with the
+/// CA in the data directory): the kubeconfigs of its AKS clusters name its HTTPS URL and carry
+/// the CA.
 async fn start_embedded() -> Result<String, String> {
     if let Some(cloud) = EMBEDDED.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        return Ok(cloud.url());
+        return Ok(cloud.http_url());
     }
     let dir = std::env::current_dir()
         .map_err(|e| format!("cannot determine the current directory: {e}"))?;
     if let Some(url) = running_server(&data_dir(&dir, None)) {
         return Ok(url);
     }
+    let data = data_dir(&dir, None);
     let options = LocalCloudOptions {
-        data_dir: Some(data_dir(&dir, None)),
+        tls: Some(TlsConfig::in_data_dir(&data)),
+        data_dir: Some(data),
         time_factor: time_factor()?,
         faults: faults()?,
         throttle: Some(Throttle::default()),
-        tls: None,
     };
     let cloud = LocalCloud::start(options)
         .await
         .map_err(|e| format!("cannot start the local cloud: {e}"))?;
-    let url = cloud.url();
+    let url = cloud.http_url();
     if let Some(old) = cloud.moved_from() {
         eprintln!("Note: the local cloud's port was taken ({old}); it now serves on {url}. URLs it handed out before (Key Vault URIs) changed.");
     }

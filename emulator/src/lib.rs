@@ -4,12 +4,14 @@
 //! It owns the HTTP server ([`LocalCloud`]; HTTPS with a local CA on request, [`TlsConfig`]),
 //! the stored resources (persisted under `.mesh/`), ARM semantics (IDs, parents,
 //! provisioningState, long-running operations, errors, throttling, faults), the Key Vault data
-//! plane, and one behaviour file per resource type ([`types`]). It must not know mesh's engine or providers: it is tested, and usable, with
-//! any ARM client.
+//! plane, a Kubernetes API for every AKS cluster (`kube`, at `{url}/aks/{cluster}`, where the
+//! cluster's kubeconfig points), and one behaviour file per resource type ([`types`]). It must
+//! not know mesh's engine or providers: it is tested, and usable, with any ARM client.
 #![deny(missing_docs)]
 
 pub mod arm;
 pub mod keyvault;
+mod kube;
 mod limits;
 mod listener;
 pub mod model;

@@ -80,20 +80,23 @@ async fn bind(
     })
 }
 
-struct Shared {
-    cloud: Mutex<Cloud>,
-    types: Types,
+/// What every request handler shares.
+pub(crate) struct Shared {
+    pub(crate) cloud: Mutex<Cloud>,
+    pub(crate) types: Types,
     /// The canonical base URL (stored URLs name it): `https://...` with HTTPS on.
-    base_url: String,
+    pub(crate) base_url: String,
     /// The base URL of plain connections: `http://...`.
     plain_url: String,
-    time_factor: f64,
-    persist: Persist,
+    pub(crate) time_factor: f64,
+    pub(crate) persist: Persist,
     faults: Mutex<FaultState>,
     throttle: Mutex<Option<Buckets>>,
+    /// Watches of the clusters' Kubernetes APIs, and the CA they are served with.
+    pub(crate) kube: crate::kube::Hub,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -148,6 +151,18 @@ impl LocalCloud {
             persist.save(&mut cloud)?;
         }
         let ca_file = tls.as_ref().map(|t| t.ca_file.clone());
+        let ca_pem = match &ca_file {
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| EmulatorError::Io {
+                        what: "read",
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             cloud: Mutex::new(cloud),
             types,
@@ -157,11 +172,13 @@ impl LocalCloud {
             persist,
             faults: Mutex::new(FaultState::new(options.faults)),
             throttle: Mutex::new(options.throttle.map(Buckets::new)),
+            kube: crate::kube::Hub::new(ca_pem),
         });
         let app = Router::new()
             .route("/_admin/resources", get(admin_resources))
             .route("/_admin/reset", post(admin_reset))
             .route("/_admin/mutate", post(admin_mutate))
+            .route("/_admin/kubeconfig", get(admin_kubeconfig))
             .route("/_admin/faults", get(get_faults).post(set_faults))
             .route("/_admin/throttle", get(get_throttle).post(set_throttle))
             .fallback(serve)
@@ -231,6 +248,14 @@ impl LocalCloud {
     /// deletes everything below it. The answer says what changed; an error is (status, message).
     pub fn mutate(&self, request: &Json) -> Result<Json, (u16, String)> {
         mutate(&self.shared, request)
+    }
+
+    /// The admin kubeconfig of the AKS cluster named `cluster_name` (case-insensitive; the
+    /// first by resource ID when several share the name), as `listClusterAdminCredential`
+    /// gives it: its server is this cloud's Kubernetes API for the cluster. `None` when there
+    /// is no such cluster or it has local accounts disabled.
+    pub fn kubeconfig(&self, cluster_name: &str) -> Option<String> {
+        crate::kube::admin_kubeconfig(&self.shared, cluster_name)
     }
 
     /// Replace the injected faults (the random sequence restarts from their seed).
@@ -341,6 +366,9 @@ async fn serve(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if uri.path().starts_with("/aks/") {
+        return crate::kube::serve(shared, method, uri, headers, body).await;
+    }
     // The URL this client knows the cloud by, when it is not the canonical one.
     let seen_as = (!conn.tls && shared.plain_url != shared.base_url).then_some(&shared.plain_url);
     let body = match seen_as {
@@ -434,7 +462,7 @@ fn serve_arm(
     let fail_operation = write
         && matches!(*method, Method::PUT | Method::PATCH | Method::DELETE)
         && lock(&shared.faults).fail_operation(method.as_str(), uri.path());
-    let reply = {
+    let (reply, changed) = {
         let mut cloud = lock(&shared.cloud);
         cloud.settle(now);
         let mut ctx = Ctx {
@@ -447,14 +475,21 @@ fn serve_arm(
             fail_operation,
         };
         let reply = crate::arm::handle(&mut ctx, method.as_str(), uri.path(), body);
-        match shared.persist.save(&mut cloud) {
+        let reply = crate::kube::credentials_with_ca(uri.path(), reply, shared.kube.ca_pem());
+        let changed = cloud.dirty;
+        let reply = match shared.persist.save(&mut cloud) {
             Ok(()) => reply,
             Err(e) => Reply::json(
                 500,
                 json!({"error": {"code": "InternalServerError", "message": format!("The local cloud cannot save its data: {e}")}}),
             ),
-        }
+        };
+        (reply, changed)
     };
+    if changed {
+        // A cluster deleted (or changed) ends (or moves) watches of its Kubernetes API.
+        shared.kube.notify();
+    }
     match remaining {
         Some(left) => reply.header(remaining_header, left.to_string()),
         None => reply,
@@ -538,6 +573,7 @@ async fn admin_resources(State(shared): State<Arc<Shared>>) -> Response {
 async fn admin_reset(State(shared): State<Arc<Shared>>) -> Response {
     let mut cloud = lock(&shared.cloud);
     cloud.clear();
+    shared.kube.notify();
     match shared.persist.save(&mut cloud) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -630,7 +666,28 @@ fn mutate(shared: &Shared, request: &Json) -> Result<Json, (u16, String)> {
         .persist
         .save(&mut cloud)
         .map_err(|e| (500, format!("the local cloud cannot save its data: {e}")))?;
+    shared.kube.notify();
     Ok(answer)
+}
+
+/// `GET /_admin/kubeconfig?cluster=NAME`: the cluster's admin kubeconfig (YAML), or 404 naming
+/// the clusters there are.
+async fn admin_kubeconfig(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    let name = crate::kube::decode_query(query_param(&uri, "cluster").unwrap_or_default());
+    if let Some(config) = crate::kube::admin_kubeconfig(&shared, &name) {
+        return ([("content-type", "application/yaml")], config).into_response();
+    }
+    let names = crate::kube::cluster_names(&shared);
+    let known = if names.is_empty() {
+        "the local cloud has no AKS clusters".to_string()
+    } else {
+        format!("its clusters: {}", names.join(", "))
+    };
+    (
+        StatusCode::NOT_FOUND,
+        format!("the local cloud has no AKS cluster named {name:?} that gives an admin kubeconfig ({known})"),
+    )
+        .into_response()
 }
 
 async fn get_faults(State(shared): State<Arc<Shared>>) -> Response {

@@ -1,5 +1,5 @@
-//! What the local cloud holds: resources, long-running operations and Key Vault contents, and
-//! their persistence as one JSON file written atomically after every change.
+//! What the local cloud holds: resources, long-running operations, Key Vault contents and the
+//! Kubernetes objects of AKS clusters ([`crate::kube`]), and their persistence as one JSON file written atomically after every change.
 //!
 //! Time is not driven by timers: an operation records when it started and when it is due, and
 //! [`Cloud::settle`] (run before every request) completes the operations that are due.
@@ -117,6 +117,9 @@ pub struct Cloud {
     /// persisted cloud comes back on the same port.
     #[serde(default)]
     pub port: Option<u16>,
+    /// The Kubernetes API objects of each AKS cluster, by the cluster's key.
+    #[serde(default)]
+    pub(crate) kube: BTreeMap<String, crate::kube::ClusterObjects>,
     /// Changed since the last save.
     #[serde(skip)]
     pub dirty: bool,
@@ -232,6 +235,9 @@ impl Cloud {
                 }
             }
         }
+        if type_of_key(key) == "microsoft.containerservice/managedclusters" {
+            self.kube.remove(key);
+        }
         if type_of_key(key) == "microsoft.keyvault/vaults" {
             let name = entry.resource.body.get("name").and_then(Json::as_str);
             if let Some(name) = name {
@@ -270,6 +276,7 @@ impl Cloud {
         self.resources.clear();
         self.operations.clear();
         self.vaults.clear();
+        self.kube.clear();
         self.dirty = true;
     }
 }
@@ -377,6 +384,7 @@ impl Persist {
             "operations": cloud.operations,
             "vaults": cloud.vaults,
             "port": cloud.port,
+            "kube": cloud.kube,
         });
         let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
         let tmp = path.with_extension("json.tmp");

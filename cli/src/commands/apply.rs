@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mesh_engine::apply::{apply, ApplyInput, ApplyReport, Interrupt, StateSink, StateUpdate};
 use mesh_engine::evaluation::Evaluation;
-use mesh_engine::plan::{DriftKind, Plan, PlanMode};
+use mesh_engine::plan::{Plan, PlanMode};
 use mesh_engine::render::{render_plan_human, render_value};
 use mesh_state::StateDocument;
 
@@ -169,7 +169,8 @@ async fn execute(
     print!("{}", render_plan_human(&plan, ws.color));
     print_plan_warnings(&plan);
     let paint = Paint(ws.color);
-    if interactive && verb == "refresh-only" && !plan.drift.is_empty() {
+    let drifted = plan.drifted_addresses().len();
+    if interactive && verb == "refresh-only" && drifted > 0 {
         if !confirm(
             "Would you like to update the mesh state to reflect these detected changes?",
             "mesh will write these changes to the state without modifying any real remote objects.",
@@ -207,11 +208,11 @@ async fn execute(
     ));
     // Objects deleted outside mesh are gone: forget them (the plan creates them again when the
     // configuration still has them).
+    // Those a drift rule ignores too: the rules change reports, not what apply does.
     let vanished: Vec<StateUpdate> = plan
-        .drift
-        .iter()
-        .filter(|d| d.kind == DriftKind::Deleted)
-        .map(|d| StateUpdate::Remove(d.address.clone()))
+        .vanished()
+        .into_iter()
+        .map(StateUpdate::Remove)
         .collect();
     if !vanished.is_empty() {
         if let Err(e) = sink.record(vanished) {
@@ -243,7 +244,7 @@ async fn execute(
     }
     if report.is_success() {
         if verb == "refresh-only" {
-            let n = plan.drift.len();
+            let n = drifted;
             println!(
                 "Accepted {n} {} changed outside of mesh into the state.",
                 if n == 1 { "object" } else { "objects" }

@@ -1,5 +1,6 @@
-//! `mesh local serve|status|reset|delete|tag|set`: the local cloud as a standalone server, its
-//! data, and changes made to it behind mesh's back (drift, for tests and demos).
+//! `mesh local serve|status|reset|delete|tag|set|kubeconfig`: the local cloud as a standalone
+//! server, its data, changes made to it behind mesh's back (drift, for tests and demos), and
+//! the kubeconfigs of its AKS clusters' Kubernetes APIs.
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +63,20 @@ pub enum LocalCommand {
         /// The tag: KEY=VALUE.
         #[arg(value_name = "KEY=VALUE")]
         tag: String,
+        /// Data directory (default: .mesh/local-cloud in the spec directory).
+        #[arg(long = "data-dir", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Print (or write) the admin kubeconfig of an AKS cluster of the running `mesh local
+    /// serve`: its server is the local cloud's Kubernetes API for the cluster (HTTPS, trusting
+    /// the local CA), for kubectl and other Kubernetes clients.
+    Kubeconfig {
+        /// The cluster's name (case-insensitive).
+        #[arg(value_name = "CLUSTER")]
+        cluster: String,
+        /// Write it to FILE (mode 0600) instead of printing it.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
         /// Data directory (default: .mesh/local-cloud in the spec directory).
         #[arg(long = "data-dir", value_name = "DIR")]
         data_dir: Option<PathBuf>,
@@ -215,6 +230,45 @@ pub async fn run(command: &LocalCommand) -> CommandResult {
             print_change(&answer, &format!("tag {key:?}"));
             Ok(0)
         }
+        LocalCommand::Kubeconfig {
+            cluster,
+            output,
+            data_dir: dir,
+        } => {
+            let dir = data_dir(&base, dir.as_deref());
+            let Some(url) = running_server(&dir) else {
+                return Err(anyhow::anyhow!(
+                    "no local cloud is serving {}: start one with `mesh local serve` (the kubeconfig points at its Kubernetes API)",
+                    shown(&base, &dir)
+                )
+                .into());
+            };
+            let name: String = cluster
+                .bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            let config = get_admin(&url, &format!("/_admin/kubeconfig?cluster={name}"))
+                .await
+                .map_err(anyhow::Error::msg)?;
+            match output {
+                None => print!("{config}"),
+                Some(path) => {
+                    let path = base.join(path);
+                    write_private(&path, &config)
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    eprintln!(
+                        "Wrote the admin kubeconfig of {cluster} to {}.",
+                        path.display()
+                    );
+                }
+            }
+            Ok(0)
+        }
         LocalCommand::Set {
             id,
             assignment,
@@ -276,7 +330,8 @@ async fn mutate(
         time_factor: time_factor().map_err(anyhow::Error::msg)?,
         faults: Default::default(),
         throttle: None,
-        tls: None,
+        // As the embedded cloud runs: stored URLs keep their scheme.
+        tls: Some(TlsConfig::in_data_dir(&dir)),
     };
     let cloud = LocalCloud::start(options)
         .await
@@ -286,16 +341,62 @@ async fn mutate(
     answer.map_err(|(_, message)| anyhow::anyhow!("{message}").into())
 }
 
+/// Write `text` to `path`, readable by its owner only (it holds credentials).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    // An existing file keeps its mode through open: narrow it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())
+}
+
+/// GET a running server's admin endpoint (plain HTTP on loopback); the text answer, or the
+/// server's message.
+async fn get_admin(url: &str, path: &str) -> Result<String, String> {
+    let (status, content) = admin_request(url, "GET", path, None).await?;
+    if status == 200 {
+        Ok(content)
+    } else {
+        Err(content.trim().to_string())
+    }
+}
+
 /// POST JSON to a running server's admin endpoint (plain HTTP on loopback); the JSON answer.
 async fn post_admin(url: &str, path: &str, body: &Json) -> Result<Json, String> {
+    let (status, content) = admin_request(url, "POST", path, Some(body)).await?;
+    if status == 200 {
+        serde_json::from_str(&content).map_err(|e| format!("unexpected answer from {url}: {e}"))
+    } else {
+        Err(content.trim().to_string())
+    }
+}
+
+/// One request to a running server's admin endpoints: the status and body.
+async fn admin_request(
+    url: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Json>,
+) -> Result<(u16, String), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = url.strip_prefix("http://").unwrap_or(url);
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("cannot reach the local cloud at {url}: {e}"))?;
-    let body = body.to_string();
+    let body = body.map(Json::to_string).unwrap_or_default();
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let mut response = Vec::new();
@@ -312,11 +413,7 @@ async fn post_admin(url: &str, path: &str, body: &Json) -> Result<Json, String> 
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    if status == 200 {
-        serde_json::from_str(content).map_err(|e| format!("unexpected answer from {url}: {e}"))
-    } else {
-        Err(content.trim().to_string())
-    }
+    Ok((status, content.to_string()))
 }
 
 /// What `mesh local serve` prints: where the cloud is and how clients reach it.
@@ -328,6 +425,7 @@ fn print_serving(cloud: &LocalCloud, dir: &std::path::Path) {
     println!("  ARM endpoint: {url}/   Key Vault: {url}/keyvault/{{vault}}/");
     println!("  cloud metadata: {url}/metadata/endpoints?api-version=2022-09-01");
     println!("  any bearer token is accepted; admin: {url}/_admin/resources, /_admin/faults, /_admin/reset, /_admin/mutate");
+    println!("  Kubernetes API of each AKS cluster: {url}/aks/{{cluster}} (kubeconfig: mesh local kubeconfig CLUSTER)");
     match cloud.ca_file() {
         Some(ca) => {
             let ca = ca.display();
@@ -390,5 +488,25 @@ fn azure_resources_in_state(base: &std::path::Path) -> usize {
             .filter(|r| r.resource_type.starts_with("azure_"))
             .count(),
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubeconfigs_are_written_for_their_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kc.yaml");
+        std::fs::write(&path, "old").unwrap();
+        write_private(&path, "apiVersion: v1\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "apiVersion: v1\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 }

@@ -86,7 +86,7 @@ pub async fn make_plan_with(
         variables,
     })
     .await?;
-    plan.drift = drift;
+    plan.record_drift(drift, &root.drift.ignore);
     if refresh_only {
         keep_refresh_only(&mut plan);
     }
@@ -126,7 +126,8 @@ pub fn keep_refresh_only(plan: &mut Plan) {
     }
 }
 
-/// The exit code of `--detailed-exitcode`: 2 when the plan changes anything or found drift.
+/// The exit code of `--detailed-exitcode`: 2 when the plan changes anything or found drift
+/// (drift the spec's drift rules ignore does not count).
 pub fn detailed_exit_code(plan: &Plan) -> i32 {
     if plan.has_changes() || !plan.drift.is_empty() {
         2

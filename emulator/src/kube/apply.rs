@@ -279,7 +279,8 @@ mod tests {
 
     #[test]
     fn containers_merge_by_name_and_removed_ones_go() {
-        let dep = |containers: Json| json!({"spec": {"template": {"spec": {"containers": containers}}}});
+        let dep =
+            |containers: Json| json!({"spec": {"template": {"spec": {"containers": containers}}}});
         let first = apply(
             None,
             "m",
@@ -307,6 +308,9 @@ mod tests {
             false,
         )
         .unwrap_err();
-        assert_eq!(conflicts[0].1, ".spec.template.spec.containers[name=\"a\"].image");
+        assert_eq!(
+            conflicts[0].1,
+            ".spec.template.spec.containers[name=\"a\"].image"
+        );
     }
 }

@@ -203,7 +203,14 @@ const BUILTIN: &[Builtin] = &[
         true,
         &["ing"],
     )),
-    row(NETWORKING, "v1", "IngressClass", "ingressclasses", false, &[]),
+    row(
+        NETWORKING,
+        "v1",
+        "IngressClass",
+        "ingressclasses",
+        false,
+        &[],
+    ),
     row(
         NETWORKING,
         "v1",
@@ -299,7 +306,12 @@ pub(crate) fn crd_kinds(crd: &Json) -> Vec<Kind> {
             namespaced: spec["scope"] != "Cluster",
             short_names: names["shortNames"]
                 .as_array()
-                .map(|a| a.iter().filter_map(Json::as_str).map(str::to_string).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Json::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default(),
             in_all: names["categories"]
                 .as_array()
@@ -341,13 +353,6 @@ pub(crate) fn resolve(
     crds(objects)
         .flat_map(crd_kinds)
         .find(|k| k.group == group && k.version == version && k.plural == plural)
-}
-
-/// The kind of objects of `apiVersion` and `kind` (for apply bodies and owner lookups).
-pub(crate) fn by_kind(objects: &ClusterObjects, api_version: &str, kind: &str) -> Option<Kind> {
-    served(objects)
-        .into_iter()
-        .find(|k| k.api_version() == api_version && k.kind == kind)
 }
 
 /// The group versions served, in discovery order: `(group, [versions])`, the preferred

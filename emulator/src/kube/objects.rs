@@ -71,6 +71,8 @@ pub(crate) struct Event {
     /// The object after the change (before it, for a deletion, with the deletion's
     /// resourceVersion).
     pub object: Json,
+    /// The object before the change (`None` for a creation).
+    pub previous: Option<Json>,
 }
 
 /// Recent changes (not persisted: a watch that resumes from before a restart gets 410 Gone
@@ -123,11 +125,12 @@ impl ClusterObjects {
     /// The objects whose keys start with `prefix`, in key order.
     pub fn with_prefix<'a>(
         &'a self,
-        prefix: &'a str,
+        prefix: &str,
     ) -> impl Iterator<Item = (&'a String, &'a Stored)> + 'a {
+        let prefix = prefix.to_string();
         self.objects
-            .range(prefix.to_string()..)
-            .take_while(move |(k, _)| k.starts_with(prefix))
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
     }
 
     /// Keys of the objects whose keys start with `prefix`.
@@ -143,12 +146,13 @@ impl ClusterObjects {
         self.revision
     }
 
-    fn record(&mut self, kind: EventType, key: &str, object: &Json) {
+    fn record(&mut self, kind: EventType, key: &str, object: &Json, previous: Option<Json>) {
         self.log.events.push_back(Event {
             revision: self.revision,
             kind,
             key: key.to_string(),
             object: object.clone(),
+            previous,
         });
         while self.log.events.len() > LOG_SIZE {
             if let Some(dropped) = self.log.events.pop_front() {
@@ -159,14 +163,19 @@ impl ClusterObjects {
 
     /// Store `stored` under `key` with a new resourceVersion; the object as stored.
     pub fn write(&mut self, key: &str, mut stored: Stored) -> Json {
-        let kind = if self.objects.contains_key(key) {
+        let previous = self.objects.get(key).map(|s| s.object.clone());
+        let kind = if previous.is_some() {
             EventType::Modified
         } else {
             EventType::Added
         };
         let revision = self.bump();
-        set_meta(&mut stored.object, "resourceVersion", json!(revision.to_string()));
-        self.record(kind, key, &stored.object);
+        set_meta(
+            &mut stored.object,
+            "resourceVersion",
+            json!(revision.to_string()),
+        );
+        self.record(kind, key, &stored.object, previous);
         let object = stored.object.clone();
         self.objects.insert(key.to_string(), stored);
         object
@@ -175,9 +184,14 @@ impl ClusterObjects {
     /// Remove the object under `key`; it, with the deletion's resourceVersion.
     pub fn remove(&mut self, key: &str) -> Option<Json> {
         let mut stored = self.objects.remove(key)?;
+        let previous = Some(stored.object.clone());
         let revision = self.bump();
-        set_meta(&mut stored.object, "resourceVersion", json!(revision.to_string()));
-        self.record(EventType::Deleted, key, &stored.object);
+        set_meta(
+            &mut stored.object,
+            "resourceVersion",
+            json!(revision.to_string()),
+        );
+        self.record(EventType::Deleted, key, &stored.object, previous);
         Some(stored.object)
     }
 
@@ -225,7 +239,9 @@ pub(crate) fn meta<'a>(object: &'a Json, field: &str) -> Option<&'a Json> {
 
 /// `metadata.{field}` as text ("" when missing).
 pub(crate) fn meta_str<'a>(object: &'a Json, field: &str) -> &'a str {
-    meta(object, field).and_then(Json::as_str).unwrap_or_default()
+    meta(object, field)
+        .and_then(Json::as_str)
+        .unwrap_or_default()
 }
 
 /// Set `metadata.{field}`, creating `metadata` when needed.
@@ -270,6 +286,14 @@ pub(crate) fn timestamp(t: f64) -> String {
             .ok()
         })
         .unwrap_or_default()
+}
+
+/// A hash that is the same in every build (FNV-1a), for names and addresses derived from
+/// text.
+pub(crate) fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// The parts of an object its generation counts: everything but metadata and status.

@@ -12,7 +12,14 @@
 use serde_json::{Map, Value as Json};
 
 /// Candidate merge keys of lists of objects, in order of preference.
-const MERGE_KEYS: &[&str] = &["name", "mountPath", "containerPort", "port", "devicePath", "ip"];
+const MERGE_KEYS: &[&str] = &[
+    "name",
+    "mountPath",
+    "containerPort",
+    "port",
+    "devicePath",
+    "ip",
+];
 
 /// The merge key shared by every element of `lists` (objects only), if any.
 pub(crate) fn merge_key(lists: &[&[Json]]) -> Option<&'static str> {
@@ -63,8 +70,7 @@ pub(crate) fn strategic(target: &mut Json, patch: &Json) {
     }
     for (key, value) in patch {
         if let Some(list) = key.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Json::Array(items)), Some(drop)) = (map.get_mut(list), value.as_array())
-            {
+            if let (Some(Json::Array(items)), Some(drop)) = (map.get_mut(list), value.as_array()) {
                 items.retain(|i| !drop.contains(i));
             }
             continue;

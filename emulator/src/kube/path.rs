@@ -207,10 +207,16 @@ mod tests {
     fn resource_paths() {
         let p = object("api/v1/namespaces/default/configmaps/x");
         assert_eq!(p.namespace.as_deref(), Some("default"));
-        assert_eq!((p.plural.as_str(), p.name.as_deref()), ("configmaps", Some("x")));
+        assert_eq!(
+            (p.plural.as_str(), p.name.as_deref()),
+            ("configmaps", Some("x"))
+        );
         let p = object("api/v1/namespaces/default");
         assert_eq!(p.namespace, None);
-        assert_eq!((p.plural.as_str(), p.name.as_deref()), ("namespaces", Some("default")));
+        assert_eq!(
+            (p.plural.as_str(), p.name.as_deref()),
+            ("namespaces", Some("default"))
+        );
         let p = object("api/v1/namespaces/default/status");
         assert_eq!(p.sub.as_deref(), Some("status"));
         let p = object("apis/apps/v1/deployments");

@@ -204,7 +204,14 @@ mod tests {
         for s in yes {
             assert!(LabelSelector::parse(s).unwrap().matches(&o), "{s}");
         }
-        let no = ["app=db", "app!=web", "tier in (back)", "tier notin (front)", "missing", "!app"];
+        let no = [
+            "app=db",
+            "app!=web",
+            "tier in (back)",
+            "tier notin (front)",
+            "missing",
+            "!app",
+        ];
         for s in no {
             assert!(!LabelSelector::parse(s).unwrap().matches(&o), "{s}");
         }
@@ -215,7 +222,13 @@ mod tests {
     #[test]
     fn field_selectors() {
         let o = obj(json!({}));
-        for s in ["metadata.name=a", "metadata.namespace==ns", "metadata.name!=b", "status.phase=Running", "spec.nodeName="] {
+        for s in [
+            "metadata.name=a",
+            "metadata.namespace==ns",
+            "metadata.name!=b",
+            "status.phase=Running",
+            "spec.nodeName=",
+        ] {
             assert!(FieldSelector::parse(s).unwrap().matches(&o), "{s}");
         }
         assert!(!FieldSelector::parse("metadata.name=b").unwrap().matches(&o));

@@ -168,6 +168,15 @@ impl KubeError {
         )
     }
 
+    /// 415: a protobuf body.
+    pub fn protobuf() -> KubeError {
+        KubeError::new(
+            415,
+            "UnsupportedMediaType",
+            "the local cloud's Kubernetes API takes JSON and YAML bodies, not protobuf (which kubectl create, expose and run send): use kubectl apply",
+        )
+    }
+
     /// 500: the server could not do it.
     pub fn internal(message: impl Into<String>) -> KubeError {
         KubeError::new(500, "InternalError", message)
