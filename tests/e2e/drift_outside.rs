@@ -57,3 +57,24 @@ fn changes_made_outside_are_reported_as_drift_and_fixed_by_the_next_apply() {
     assert_eq!(settled.code, 0, "{}", settled.dump());
     settled.stdout_has("No changes.");
 }
+
+#[test]
+fn one_half_of_a_peering_deleted_outside_is_recreated_and_the_other_repaired() {
+    let spec = seed();
+    ok(&spec, &["apply", "-auto-approve"]);
+    ok(&spec, &["local", "delete", &spec.attr(PEERING, "id")]);
+
+    let plan = run(&spec, &["plan", "-detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.dump());
+    plan.stdout_has(&format!("# {PEERING} has been deleted"))
+        .stdout_has(&format!("# {PEERING_BACK} has changed"))
+        .stdout_has("\"Connected\" -> \"Disconnected\"")
+        .stdout_has(&format!("# {PEERING} will be created"))
+        .stdout_has(&format!("# {PEERING_BACK} will be updated in place"));
+
+    ok(&spec, &["apply", "-auto-approve"])
+        .stdout_has("Apply complete! Resources: 1 added, 1 changed, 0 destroyed.");
+    assert_eq!(spec.attr(PEERING, "peering_state"), "Connected");
+    let settled = run(&spec, &["plan", "-detailed-exitcode"]);
+    assert_eq!(settled.code, 0, "{}", settled.dump());
+}

@@ -2,9 +2,19 @@
 //!
 //! A peering is one direction; two networks talk once both directions exist (ARM then
 //! reports `peeringState` Connected on both, Initiated while only one exists).
+//!
+//! When one direction is deleted (outside mesh), the other turns Disconnected and ARM refuses a
+//! new peering from the other side until the Disconnected one is updated. So a Disconnected
+//! peering plans an in-place update (the PUT takes it back to Initiated), and creating a
+//! peering waits a little while the remote direction is Disconnected, since that update may
+//! be running in the same apply.
 
+use std::time::Duration;
+
+use async_trait::async_trait;
 use mesh_engine::provider::{
-    AttrType, AttributeSchema, BlockSchema, Presence, ProviderError, ResourceSchema,
+    default_plan, AttrType, AttributeSchema, BlockSchema, PlannedChange, Presence, ProviderError,
+    ResourceSchema,
 };
 use mesh_engine::value::Value;
 use serde_json::{json, Value as Json};
@@ -12,7 +22,12 @@ use serde_json::{json, Value as Json};
 use super::config::string;
 use super::subnet::net::{bool_at, id_state, looks_like, name_error};
 use super::subnet::NETWORK_API_VERSION;
-use super::AzureResourceType;
+use super::{arm_put, AzureResourceType, Context};
+
+/// ARM's refusal to peer with a network whose peering back is Disconnected.
+const REMOTE_DISCONNECTED: &str = "RemotePeeringIsDisconnected";
+/// How long a create waits for the remote direction to be repaired.
+const REPAIR_WAIT: Duration = Duration::from_secs(120);
 
 /// One direction of a peering between two virtual networks.
 pub struct VirtualNetworkPeering;
@@ -24,6 +39,7 @@ const FLAGS: [(&str, &str, bool, &str); 4] = [
     ("use_remote_gateways", "useRemoteGateways", false, "This network uses the remote network's gateway (default false; the remote peering needs allow_gateway_transit)."),
 ];
 
+#[async_trait]
 impl AzureResourceType for VirtualNetworkPeering {
     fn name(&self) -> &'static str {
         "azure_virtual_network_peering"
@@ -103,6 +119,41 @@ impl AzureResourceType for VirtualNetworkPeering {
             json!({"id": string(config, "remote_virtual_network_id").unwrap_or_default()}),
         );
         Ok(json!({"properties": props}))
+    }
+
+    fn plan(&self, subscription_id: &str, prior: Option<&Value>, config: &Value) -> PlannedChange {
+        let mut planned = default_plan(&self.schema().block, prior, config);
+        if let Some(id) = self.resource_id(subscription_id, config) {
+            planned.planned.set_or_insert("id", Value::String(id));
+        }
+        let disconnected = prior
+            .and_then(|p| p.get("peering_state"))
+            .and_then(Value::as_str)
+            == Some("Disconnected");
+        if disconnected {
+            planned
+                .planned
+                .set_or_insert("peering_state", Value::Unknown);
+        }
+        planned
+    }
+
+    async fn create(&self, ctx: &Context, config: &Value) -> Result<Value, ProviderError> {
+        let deadline = tokio::time::Instant::now() + REPAIR_WAIT;
+        loop {
+            match arm_put(self, ctx, config).await {
+                Err(e)
+                    if e.message.starts_with(REMOTE_DISCONNECTED)
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                        _ = ctx.cancel.cancelled() => return Err(e),
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     fn to_state(&self, config: &Value, id: &str, response: &Json) -> Value {
