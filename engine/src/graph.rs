@@ -342,6 +342,7 @@ mod tests {
             targets: vec![],
             warnings: vec![],
             drift: vec![],
+            ignored_drift: vec![],
         }
     }
 

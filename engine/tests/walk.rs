@@ -42,6 +42,8 @@ impl StateSink for MemoryState {
                 StateUpdate::Outputs(o) => {
                     prior.outputs = o.into_iter().map(|(k, (v, _))| (k, v)).collect()
                 }
+                // Operations in flight matter after a crash only; this sink never crashes.
+                StateUpdate::Begin { .. } | StateUpdate::Settle(_) => {}
             }
         }
         prior.serial += 1;

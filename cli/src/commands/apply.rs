@@ -202,10 +202,16 @@ async fn execute(
     }
     println!();
     let doc = ws.load_state()?.unwrap_or_else(StateDocument::new);
+    let recovered = crate::recovery::interrupted(&doc, &providers).await;
     let sink = Arc::new(FileStateSink::new(
         mesh_state::LocalBackend::new(ws.backend.path()),
         doc,
     ));
+    // What a crash left in flight, as the plan saw it: written before anything else.
+    if let Err(e) = sink.record(recovered) {
+        eprintln!("\n{}\n\n{e}", paint.red("Error: saving state failed"));
+        return Ok(1);
+    }
     // Objects deleted outside mesh are gone: forget them (the plan creates them again when the
     // configuration still has them).
     // Those a drift rule ignores too: the rules change reports, not what apply does.

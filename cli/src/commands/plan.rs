@@ -65,7 +65,8 @@ pub async fn make_plan_with(
     let evaluation = Arc::new(Evaluation::new(root.clone(), variables.clone(), true));
     let providers = registry();
     configure_providers(&providers, &evaluation).await?;
-    let doc = ws.load_state()?;
+    // Operations a crash left in flight: adopt what exists before planning.
+    let doc = crate::recovery::recovered(ws.load_state()?, &providers).await;
     let mut prior = prior_state(doc.as_ref());
     let mut drift = Vec::new();
     if refresh && !prior.instances.is_empty() {

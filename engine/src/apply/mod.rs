@@ -7,6 +7,7 @@
 //! so state is saved as work completes, not only at the end.
 
 mod operation;
+pub mod recovery;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -38,7 +39,20 @@ pub enum StateUpdate {
     Deposed(PriorInstance),
     /// Replace the root outputs (value, sensitive).
     Outputs(BTreeMap<String, (Value, bool)>),
+    /// An operation is about to call its provider: recorded durably first, so that after a
+    /// crash the next command looks the object up ([`recovery`]). The outcome (an upsert or
+    /// removal of the address) clears it; a failure leaves it for the next command to check.
+    Begin {
+        /// Create, update or delete.
+        kind: InFlightKind,
+        /// The planned object (create, update) or the object being deleted.
+        instance: PriorInstance,
+    },
+    /// An operation found in flight was looked up and dealt with.
+    Settle(String),
 }
+
+pub use recovery::{recover, InFlight, InFlightKind};
 
 /// Where apply sends state changes.
 pub trait StateSink: Send + Sync {
@@ -196,6 +210,7 @@ pub async fn apply(input: ApplyInput) -> ApplyReport {
             .collect(),
         prior: input.prior.instances.clone(),
         abort: input.interrupt.abort.clone(),
+        sink: input.sink.clone(),
     });
     run_graph(&graph, &input, &shared, &mut report).await;
     if report.is_success() || !report.succeeded.is_empty() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::StateUpdate;
+use super::{InFlightKind, StateSink, StateUpdate};
 use crate::address::{InstanceAddress, InstanceKey, ModulePath};
 use crate::config::{Repetition, ResourceMode};
 use crate::diagnostics::Diagnostics;
@@ -25,6 +25,16 @@ pub(super) struct Shared {
     pub(super) changes: HashMap<String, ResourceChange>,
     pub(super) prior: BTreeMap<String, PriorInstance>,
     pub(super) abort: CancellationToken,
+    pub(super) sink: Arc<dyn StateSink>,
+}
+
+/// Record durably that an operation is about to call its provider (see
+/// [`StateUpdate::Begin`]); without that record the operation must not start.
+fn begin(shared: &Shared, kind: InFlightKind, instance: PriorInstance) -> Result<(), String> {
+    shared
+        .sink
+        .record(vec![StateUpdate::Begin { kind, instance }])
+        .map_err(|e| format!("cannot record the operation before starting it: {e}"))
 }
 
 /// A completed operation.
@@ -99,6 +109,14 @@ fn prior_value(shared: &Shared, change: &ResourceChange) -> Value {
 async fn delete(shared: &Shared, change: &ResourceChange, kind: OpKind) -> Result<Outcome, String> {
     let prior = prior_value(shared, change);
     if change.mode == ResourceMode::Managed {
+        let instance = match kind {
+            OpKind::DeleteDeposed => deposed_instance(shared, change),
+            _ => PriorInstance {
+                value: prior.clone(),
+                ..instance_state(change, Value::Null)
+            },
+        };
+        begin(shared, InFlightKind::Delete, instance)?;
         let provider = shared
             .providers
             .for_type(&change.resource_type)
@@ -271,6 +289,12 @@ async fn create_or_update(
         &planned.planned,
         "",
     )?;
+    let in_flight = match kind {
+        OpKind::Update => InFlightKind::Update,
+        _ => InFlightKind::Create,
+    };
+    let planned_value = mark_sensitive(Some(&schema.block), planned.planned.clone(), &[&config]);
+    begin(shared, in_flight, instance_state(change, planned_value))?;
     let request = ApplyRequest {
         resource_type: change.resource_type.clone(),
         address: change.address.clone(),

@@ -5,6 +5,8 @@
 //! file they came from, so every later error can point at file, line and column.
 
 mod decode;
+pub mod drift;
+mod drift_patterns;
 mod references;
 mod types;
 
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use hcl_edit::Span;
 
 pub use decode::{load_module_tree, parse_file};
+pub use drift::{AddressPattern, AttributePattern, DriftIgnoreRule, DriftRules};
 pub use references::{references_in, RefTarget, Reference};
 pub use types::TypeConstraint;
 
@@ -256,6 +259,8 @@ pub struct Module {
     pub resources: BTreeMap<String, Resource>,
     /// Module calls by name.
     pub module_calls: BTreeMap<String, ModuleCall>,
+    /// `drift {}` rules (root module only: a child module's are an error at load).
+    pub drift: DriftRules,
     /// The files, for `mesh fmt` and diagnostics.
     pub files: Vec<Arc<SourceFile>>,
 }

@@ -5,6 +5,7 @@
 //! digest of the configuration, so that `mesh apply FILE` can refuse a stale plan.
 
 mod deps;
+mod drift;
 mod marked;
 mod order;
 pub mod walk;
@@ -13,10 +14,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use drift::{changed_paths, split_drift, summarize_ignored, IgnoredDrift, IgnoredDriftSummary};
 pub use marked::MarkedValue;
 pub use order::{config_order, ConfigNode};
 
-use crate::config::ResourceMode;
+use crate::config::{DriftIgnoreRule, ResourceMode};
 use crate::value::{PathStep, Value};
 
 /// The version of the saved-plan and JSON plan formats.
@@ -173,9 +175,14 @@ pub struct Plan {
     /// Warnings found while planning.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// Changes made outside mesh since the last apply, found by refresh.
+    /// Changes made outside mesh since the last apply, found by refresh, less what the spec's
+    /// drift rules ignore (see [`Plan::record_drift`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<ResourceDrift>,
+    /// The drift refresh found that the spec's `drift { ignore {} }` rules expected: counted in
+    /// reports, not shown, and never a reason for a non-zero exit code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_drift: Vec<IgnoredDrift>,
 }
 
 /// How a resource drifted.
@@ -247,6 +254,53 @@ impl Plan {
                 .outputs
                 .values()
                 .any(|o| o.removed || o.before != o.after)
+    }
+
+    /// Record what refresh found, split by the spec's drift rules into [`Plan::drift`] (to
+    /// report) and [`Plan::ignored_drift`] (to count).
+    pub fn record_drift(&mut self, drift: Vec<ResourceDrift>, rules: &[DriftIgnoreRule]) {
+        let (reported, ignored) = split_drift(rules, drift);
+        self.drift = reported;
+        self.ignored_drift = ignored;
+    }
+
+    /// Instances refresh found deleted outside mesh, reported or ignored: apply forgets them.
+    pub fn vanished(&self) -> Vec<String> {
+        let reported = self.drift.iter().map(|d| (&d.address, d.kind));
+        let ignored = self.ignored_drift.iter().map(|d| (&d.address, d.kind));
+        let mut out: Vec<String> = reported
+            .chain(ignored)
+            .filter(|(_, kind)| *kind == DriftKind::Deleted)
+            .map(|(address, _)| address.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Every instance refresh found changed or deleted outside mesh, reported or ignored.
+    pub fn drifted_addresses(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .drift
+            .iter()
+            .map(|d| d.address.as_str())
+            .chain(self.ignored_drift.iter().map(|d| d.address.as_str()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The instances on which drift rules ignored something.
+    pub fn ignored_drift_addresses(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .ignored_drift
+            .iter()
+            .map(|d| d.address.as_str())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The change for an address.

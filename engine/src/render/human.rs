@@ -361,6 +361,17 @@ fn wrap_sensitive(v: Value) -> Value {
     }
 }
 
+/// The drift rules' counts, one line each, then a blank line; nothing when nothing was ignored.
+fn ignored_drift_note(w: &mut Writer, sentences: &[String]) {
+    if sentences.is_empty() {
+        return;
+    }
+    for sentence in sentences {
+        w.out.push_str(&format!("{sentence}.\n"));
+    }
+    w.out.push('\n');
+}
+
 /// The whole human plan.
 pub(super) fn render(plan: &Plan, color: ColorChoice) -> String {
     let mut changes: Vec<&ResourceChange> = plan
@@ -373,6 +384,11 @@ pub(super) fn render(plan: &Plan, color: ColorChoice) -> String {
     let mut outputs = Writer::plan(color);
     let outputs_changed = outputs.outputs(plan);
 
+    let ignored = super::ignored_drift_sentences(plan);
+    if plan.drift.is_empty() && !ignored.is_empty() {
+        w.out.push('\n');
+        ignored_drift_note(&mut w, &ignored);
+    }
     if !plan.drift.is_empty() {
         let mut drift: Vec<&ResourceDrift> = plan.drift.iter().collect();
         drift.sort_by(|x, y| x.address.cmp(&y.address));
@@ -385,6 +401,7 @@ pub(super) fn render(plan: &Plan, color: ColorChoice) -> String {
             w.drift(d);
             w.out.push('\n');
         }
+        ignored_drift_note(&mut w, &ignored);
         if changes.is_empty() && !outputs_changed {
             let no = w.paint(&format!("{BOLD}{GREEN}"), "No changes to apply.");
             let headline = w.paint(
@@ -420,7 +437,9 @@ pub(super) fn render(plan: &Plan, color: ColorChoice) -> String {
             ),
         };
         let no = w.paint(&format!("{BOLD}{GREEN}"), "No changes.");
-        return format!("{no} {}\n\n{detail}\n", w.paint(BOLD, headline));
+        let headline = w.paint(BOLD, headline);
+        w.out.push_str(&format!("{no} {headline}\n\n{detail}\n"));
+        return w.out;
     }
 
     if !changes.is_empty() {

@@ -4,11 +4,13 @@ use serde_json::{json, Map, Value as Json};
 
 use super::marked_pair;
 use crate::config::ResourceMode;
-use crate::plan::{Action, DriftKind, OutputChange, Plan, PlanMode, ResourceChange, ResourceDrift};
+use crate::plan::{
+    Action, DriftKind, IgnoredDrift, OutputChange, Plan, PlanMode, ResourceChange, ResourceDrift,
+};
 use crate::value::{PathStep, Value};
 
 /// The version of the JSON plan document: the major part changes on incompatible changes.
-pub const JSON_FORMAT_VERSION: &str = "1.0";
+pub const JSON_FORMAT_VERSION: &str = "1.1";
 
 /// The whole JSON plan.
 pub(super) fn render(plan: &Plan) -> Json {
@@ -20,46 +22,90 @@ pub(super) fn render(plan: &Plan) -> Json {
         .map(|(name, oc)| (name.clone(), output_change(oc)))
         .collect();
     let summary = plan.summary();
-    let doc = json!({
-        "format_version": JSON_FORMAT_VERSION,
-        "mesh_version": plan.mesh_version,
-        "mode": match plan.mode {
-            PlanMode::Normal => "normal",
-            PlanMode::Destroy => "destroy",
-        },
-        "prior_state": {
+    let mut doc = Map::new();
+    doc.insert("format_version".into(), json!(JSON_FORMAT_VERSION));
+    doc.insert("mesh_version".into(), json!(plan.mesh_version));
+    let mode = match plan.mode {
+        PlanMode::Normal => "normal",
+        PlanMode::Destroy => "destroy",
+    };
+    doc.insert("mode".into(), json!(mode));
+    doc.insert(
+        "prior_state".into(),
+        json!({
             "lineage": plan.prior_state.lineage,
             "serial": plan.prior_state.serial,
-        },
-        "resource_changes": changes.into_iter().map(resource_change).collect::<Vec<_>>(),
-        "output_changes": outputs,
-        "summary": {
+        }),
+    );
+    // `resource_drift` goes right before `resource_changes`, as in Terraform's document.
+    if !plan.drift.is_empty() {
+        let mut drift: Vec<&ResourceDrift> = plan.drift.iter().collect();
+        drift.sort_by(|x, y| x.address.cmp(&y.address));
+        let drift = drift.into_iter().map(resource_drift).collect();
+        doc.insert("resource_drift".into(), Json::Array(drift));
+    }
+    if !plan.ignored_drift.is_empty() {
+        let ignored = plan.ignored_drift.iter().map(ignored_drift).collect();
+        doc.insert("ignored_drift".into(), Json::Array(ignored));
+    }
+    doc.insert(
+        "resource_changes".into(),
+        changes.into_iter().map(resource_change).collect(),
+    );
+    doc.insert("output_changes".into(), Json::Object(outputs));
+    doc.insert(
+        "summary".into(),
+        json!({
             "add": summary.add,
             "change": summary.change,
             "destroy": summary.destroy,
-        },
-    });
-    if plan.drift.is_empty() {
-        return doc;
-    }
-    // `resource_drift` goes right before `resource_changes`, as in Terraform's document.
-    let mut drift: Vec<&ResourceDrift> = plan.drift.iter().collect();
-    drift.sort_by(|x, y| x.address.cmp(&y.address));
-    let drift = Json::Array(drift.into_iter().map(resource_drift).collect());
-    let Json::Object(fields) = doc else {
-        return doc;
+        }),
+    );
+    Json::Object(doc)
+}
+
+/// What a drift rule ignored on one instance: where, which attributes, which rule.
+fn ignored_drift(d: &IgnoredDrift) -> Json {
+    let mut obj = Map::new();
+    obj.insert("address".into(), json!(d.address));
+    insert_address_parts(&mut obj, &d.address, &d.resource_type);
+    let action = match d.kind {
+        DriftKind::Changed => Action::Update,
+        DriftKind::Deleted => Action::Delete,
     };
-    let mut out = Map::new();
-    let mut drift = Some(drift);
-    for (k, v) in fields {
-        if k == "resource_changes" {
-            if let Some(d) = drift.take() {
-                out.insert("resource_drift".into(), d);
-            }
-        }
-        out.insert(k, v);
+    obj.insert("actions".into(), actions(action));
+    let attributes: Vec<Json> = d.attributes.iter().map(|p| path_json(p)).collect();
+    obj.insert("attributes".into(), Json::Array(attributes));
+    obj.insert("rule".into(), json!(d.rule));
+    obj.insert("reason".into(), json!(d.reason));
+    obj.insert("rule_location".into(), json!(d.rule_location));
+    Json::Object(obj)
+}
+
+/// `module_address` (absent at the root), `mode`, `type`, `name` and `index` (absent when not
+/// repeated) of a managed instance address.
+fn insert_address_parts(obj: &mut Map<String, Json>, address: &str, resource_type: &str) {
+    let Some(parsed) = crate::address::InstanceAddress::parse(address) else {
+        obj.insert("mode".into(), json!("managed"));
+        obj.insert("type".into(), json!(resource_type));
+        return;
+    };
+    let module = parsed.resource.module.to_string();
+    if !module.is_empty() {
+        obj.insert("module_address".into(), json!(module));
     }
-    Json::Object(out)
+    obj.insert("mode".into(), json!("managed"));
+    obj.insert("type".into(), json!(resource_type));
+    obj.insert("name".into(), json!(parsed.resource.name));
+    match parsed.key {
+        crate::address::InstanceKey::None => {}
+        crate::address::InstanceKey::Index(i) => {
+            obj.insert("index".into(), json!(i));
+        }
+        crate::address::InstanceKey::Key(k) => {
+            obj.insert("index".into(), json!(k));
+        }
+    }
 }
 
 /// One object changed or deleted outside mesh, shaped like a resource change.

@@ -154,7 +154,17 @@ fn render(plan: &Plan) -> String {
         1 => "drift on 1 object".to_string(),
         n => format!("drift on {n} objects"),
     };
-    let mut head = format!("{MARKDOWN_MARKER}\n**{verdict}** · {drift_text}\n");
+    let mut head = format!("{MARKDOWN_MARKER}\n**{verdict}** · {drift_text}");
+    let ignored_objects = plan.ignored_drift_addresses().len();
+    if ignored_objects > 0 {
+        let noun = if ignored_objects == 1 {
+            "object"
+        } else {
+            "objects"
+        };
+        head.push_str(&format!(" · drift ignored on {ignored_objects} {noun}"));
+    }
+    head.push('\n');
     by_type.retain(|_, c| !c.is_zero());
     if !by_type.is_empty() {
         head.push_str("\n| resource type | add | change | replace | destroy |\n");
@@ -173,9 +183,13 @@ fn render(plan: &Plan) -> String {
     head.push('\n');
 
     let mut parts = vec![Part::Text(head)];
+    let ignored = super::ignored_drift_sentences(plan);
+    if !drift.is_empty() || !ignored.is_empty() {
+        parts.push(Part::Text("### Drift\n\n".into()));
+    }
     if !drift.is_empty() {
         parts.push(Part::Text(
-            "### Drift\n\nObjects changed outside mesh since the last apply:\n\n".into(),
+            "Objects changed outside mesh since the last apply:\n\n".into(),
         ));
         for d in &drift {
             let what = match d.kind {
@@ -187,6 +201,13 @@ fn render(plan: &Plan) -> String {
                 drift_diff(d),
             ));
         }
+    }
+    if !ignored.is_empty() {
+        let list: String = ignored
+            .iter()
+            .map(|sentence| format!("- {}\n", html(sentence)))
+            .collect();
+        parts.push(Part::Text(format!("{list}\n")));
     }
     let outputs = outputs_diff(plan);
     if !changes.is_empty() || outputs.is_some() {
@@ -322,6 +343,7 @@ fn sub_plan(
         targets: Vec::new(),
         warnings: Vec::new(),
         drift: Vec::new(),
+        ignored_drift: Vec::new(),
     }
 }
 
@@ -541,6 +563,7 @@ mod tests {
             targets: Vec::new(),
             warnings: Vec::new(),
             drift: Vec::new(),
+            ignored_drift: Vec::new(),
         }
     }
 

@@ -38,13 +38,21 @@ pub fn render_plan_human(plan: &Plan, color: ColorChoice) -> String {
 ///
 /// The document is an object with these fields, in this order:
 ///
-/// - `format_version` (string): the version of this document, currently `"1.0"`
+/// - `format_version` (string): the version of this document, currently `"1.1"`
 ///   ([`JSON_FORMAT_VERSION`]). The minor part grows when fields are added; the major part
 ///   changes only when a field is removed or changes meaning.
 /// - `mesh_version` (string): the mesh version that made the plan.
 /// - `mode` (string): `"normal"`, or `"destroy"` for `mesh plan -destroy`.
 /// - `prior_state` (object): the state the plan was made against: `lineage` (string, or null
 ///   when there was no state) and `serial` (number).
+/// - `resource_drift` (array, present only when there is drift): objects changed or deleted
+///   outside mesh, shaped like resource changes (`change.before` is the stored value,
+///   `change.after` the live one), less what drift rules ignore.
+/// - `ignored_drift` (array, present only when a drift rule ignored something; since 1.1): one
+///   object per instance and rule with `address`, `module_address`, `mode`, `type`, `name`,
+///   `index` as below, `actions` (`["update"]` or `["delete"]`), `attributes` (the ignored
+///   attribute paths, `[]` for a deletion), `rule` (the rule's position, from 0), `reason`
+///   (string or null) and `rule_location` (`FILE:LINE`). No values.
 /// - `resource_changes` (array): one object per resource instance, sorted by `address`,
 ///   including instances with no change:
 ///   - `address` (string): the full instance address, e.g. `module.net.mesh_data.subnet[0]`.
@@ -91,6 +99,45 @@ pub fn render_value(value: &Value, reveal: bool) -> String {
     let mut out = w.finish();
     out.truncate(out.trim_end_matches('\n').len());
     out
+}
+
+/// One sentence per drift rule that ignored something, in rule order, such as
+/// `3 drifted attributes on 2 resources ignored by drift rules (the autoscaler owns node
+/// counts)`; the rule's `FILE:LINE` stands in for a missing reason.
+fn ignored_drift_sentences(plan: &Plan) -> Vec<String> {
+    crate::plan::summarize_ignored(&plan.ignored_drift)
+        .iter()
+        .map(|s| {
+            let mut what = Vec::new();
+            if s.changed > 0 {
+                what.push(format!(
+                    "{} on {}",
+                    counted(s.attributes, "drifted attribute"),
+                    counted(s.changed, "resource")
+                ));
+            }
+            if s.deleted > 0 {
+                what.push(format!(
+                    "{} deleted outside mesh",
+                    counted(s.deleted, "resource")
+                ));
+            }
+            let why = match &s.reason {
+                Some(reason) => reason.clone(),
+                None => format!("rule at {}", s.rule_location),
+            };
+            format!("{} ignored by drift rules ({why})", what.join(" and "))
+        })
+        .collect()
+}
+
+/// `1 resource`, `2 resources`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Both sides of a change with every sensitive mark of either side applied to both.

@@ -104,6 +104,7 @@ fn plan(changes: Vec<ResourceChange>, outputs: BTreeMap<String, OutputChange>) -
         targets: Vec::new(),
         warnings: Vec::new(),
         drift: Vec::new(),
+        ignored_drift: Vec::new(),
     }
 }
 
@@ -471,3 +472,5 @@ fn json_drift_is_redacted_and_before_resource_changes() {
         .get("resource_drift")
         .is_none());
 }
+
+mod ignored_drift;

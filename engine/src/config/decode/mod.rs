@@ -15,8 +15,10 @@ use super::{
 };
 use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics, SourceFile, SourceLocation};
 
+mod drift;
+
 const BLOCK_TYPES: &[&str] = &[
-    "variable", "locals", "provider", "resource", "data", "output", "module", "mesh",
+    "variable", "locals", "provider", "resource", "data", "output", "module", "mesh", "drift",
 ];
 
 /// Parse one file; a syntax error becomes a diagnostic with line and column.
@@ -105,6 +107,7 @@ fn load_module(
         }
         if let Some(child) = load_module(&child_dir, display_base, stack, diags) {
             check_module_inputs(&module.module_calls[&name], &child, diags);
+            drift::refuse_in_child(&module.module_calls[&name], &child, diags);
             if let Some(call) = module.module_calls.get_mut(&name) {
                 call.module = child;
             }
@@ -194,7 +197,7 @@ fn decode_body(body: &Body, file: &Arc<SourceFile>, module: &mut Module, diags: 
         let expected_labels = match kind {
             "variable" | "output" | "module" | "provider" => 1,
             "resource" | "data" => 2,
-            "locals" | "mesh" => 0,
+            "locals" | "mesh" | "drift" => 0,
             other => {
                 let mut d = Diagnostic::error(
                     "Unsupported block type",
@@ -225,6 +228,7 @@ fn decode_body(body: &Body, file: &Arc<SourceFile>, module: &mut Module, diags: 
         match kind {
             "variable" => decode_variable(&labels[0], block, file, location, module, diags),
             "locals" => decode_locals(block, file, module, diags),
+            "drift" => drift::decode_drift(block, file, module, diags),
             "output" => decode_output(&labels[0], block, file, location, module, diags),
             "provider" => decode_provider(&labels[0], block, file, location, module, diags),
             "module" => decode_module_call(&labels[0], block, file, location, module, diags),

@@ -113,6 +113,7 @@ pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
         targets: walker.options.targets.clone(),
         warnings,
         drift: Vec::new(),
+        ignored_drift: Vec::new(),
     })
 }
 
