@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod local_cloud;
+mod recovery;
 mod signals;
 mod state_bridge;
 mod ui;

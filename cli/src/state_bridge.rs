@@ -5,13 +5,13 @@
 use std::sync::{Mutex, MutexGuard};
 
 use mesh_engine::address::{deposed_address, parse_deposed};
-use mesh_engine::apply::{StateSink, StateUpdate};
+use mesh_engine::apply::{InFlightKind, StateSink, StateUpdate};
 use mesh_engine::config::ResourceMode;
 use mesh_engine::state_view::{PriorInstance, PriorState};
 use mesh_engine::value::{paths_of, MarkKind, PathStep, Value};
 use mesh_state::{
-    JournalBatch, JournalEntry, LocalBackend, OutputState, ResourceInstanceState, StateDocument,
-    StateError,
+    JournalBatch, JournalEntry, LocalBackend, OutputState, PendingKind, PendingOperation,
+    ResourceInstanceState, StateDocument, StateError,
 };
 
 fn to_engine_path(path: &[mesh_state::PathStep]) -> Vec<PathStep> {
@@ -41,35 +41,47 @@ pub fn instance_value(instance: &ResourceInstanceState) -> Value {
     value
 }
 
+/// The engine's view of one stored object (a deposed one gets its pseudo-address).
+pub fn prior_instance(r: &ResourceInstanceState) -> PriorInstance {
+    let mode = match r.mode {
+        mesh_state::ResourceMode::Managed => ResourceMode::Managed,
+        mesh_state::ResourceMode::Data => ResourceMode::Data,
+    };
+    let address = match &r.deposed {
+        Some(id) => deposed_address(&r.address, id),
+        None => r.address.clone(),
+    };
+    PriorInstance {
+        address,
+        mode,
+        provider: r.provider.clone(),
+        resource_type: r.resource_type.clone(),
+        value: instance_value(r),
+        dependencies: r.dependencies.clone(),
+        create_before_destroy: r.create_before_destroy,
+    }
+}
+
+/// Apply state updates to a document in memory.
+pub fn apply_to_document(doc: &mut StateDocument, updates: Vec<StateUpdate>) {
+    for update in updates {
+        doc.apply(journal_entry(update));
+    }
+}
+
 /// The engine's view of a state document.
 pub fn prior_state(doc: Option<&StateDocument>) -> PriorState {
     let Some(doc) = doc else {
         return PriorState::default();
     };
+    // An old object left by a failed create_before_destroy gets a pseudo-address, so plans
+    // see it as an orphan and destroy it.
     let instances = doc
         .resources
         .iter()
         .map(|r| {
-            let mode = match r.mode {
-                mesh_state::ResourceMode::Managed => ResourceMode::Managed,
-                mesh_state::ResourceMode::Data => ResourceMode::Data,
-            };
-            // An old object left by a failed create_before_destroy gets a pseudo-address, so
-            // plans see it as an orphan and destroy it.
-            let address = match &r.deposed {
-                Some(id) => deposed_address(&r.address, id),
-                None => r.address.clone(),
-            };
-            let instance = PriorInstance {
-                address: address.clone(),
-                mode,
-                provider: r.provider.clone(),
-                resource_type: r.resource_type.clone(),
-                value: instance_value(r),
-                dependencies: r.dependencies.clone(),
-                create_before_destroy: r.create_before_destroy,
-            };
-            (address, instance)
+            let instance = prior_instance(r);
+            (instance.address.clone(), instance)
         })
         .collect();
     let outputs = doc
@@ -216,6 +228,26 @@ fn journal_entry(update: StateUpdate) -> JournalEntry {
                 deposed: Some(id.to_string()),
             },
             None => JournalEntry::Remove {
+                address,
+                deposed: None,
+            },
+        },
+        StateUpdate::Begin { kind, instance } => JournalEntry::Begin {
+            pending: Box::new(PendingOperation {
+                operation: match kind {
+                    InFlightKind::Create => PendingKind::Create,
+                    InFlightKind::Update => PendingKind::Update,
+                    InFlightKind::Delete => PendingKind::Delete,
+                },
+                instance: stored_instance(&instance),
+            }),
+        },
+        StateUpdate::Settle(address) => match parse_deposed(&address) {
+            Some((base, id)) => JournalEntry::Settle {
+                address: base.to_string(),
+                deposed: Some(id.to_string()),
+            },
+            None => JournalEntry::Settle {
                 address,
                 deposed: None,
             },

@@ -246,6 +246,16 @@ impl LocalCloud {
     /// `{"id", "op": "delete"}`, `{"id", "op": "tag", "key", "value"}` or
     /// `{"id", "op": "set", "path": "properties.count", "value": 5}`. Deleting a resource
     /// deletes everything below it. The answer says what changed; an error is (status, message).
+    ///
+    /// An object of an AKS cluster's Kubernetes API is changed the same way, as someone with
+    /// kubectl would (no authentication, no admission; a new resourceVersion, watch events):
+    /// `{"op": "kube-patch", "cluster", "kind", "namespace", "name", "patch"}` with an RFC
+    /// 6902 JSON patch (a list) or an RFC 7386 merge patch (an object; `"patchType": "json"
+    /// | "merge"` to say which), or `{"op": "kube-delete", "cluster", "kind", "namespace",
+    /// "name"}`. The cluster is named case-insensitively; the kind by kind, resource name or
+    /// either qualified by group (`virtualservices.networking.istio.io`), optionally narrowed
+    /// by `"apiVersion"`; the namespace defaults to `default`. A patch answers its
+    /// `"changes"` (`{"path", "before", "after"}`), a delete the objects `"removed"` with it.
     pub fn mutate(&self, request: &Json) -> Result<Json, (u16, String)> {
         mutate(&self.shared, request)
     }
@@ -600,8 +610,11 @@ async fn admin_mutate(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
 /// See [`LocalCloud::mutate`].
 fn mutate(shared: &Shared, request: &Json) -> Result<Json, (u16, String)> {
     let field = |name: &str| request.get(name).and_then(Json::as_str);
-    let id = field("id").ok_or((400, "the request needs an \"id\"".to_string()))?;
     let op = field("op").ok_or((400, "the request needs an \"op\"".to_string()))?;
+    if crate::kube::admin::OPS.contains(&op) {
+        return crate::kube::admin::mutate(shared, request);
+    }
+    let id = field("id").ok_or((400, "the request needs an \"id\"".to_string()))?;
     let key = ArmId::parse(id)
         .map(|a| a.key())
         .ok_or((400, format!("{id} is not an ARM resource ID")))?;
@@ -660,7 +673,12 @@ fn mutate(shared: &Shared, request: &Json) -> Result<Json, (u16, String)> {
             cloud.dirty = true;
             json!({"id": id, "op": op, "path": path.join("."), "before": before, "after": value})
         }
-        other => return Err((400, format!("unknown op {other:?} (delete, tag or set)"))),
+        other => {
+            return Err((
+                400,
+                format!("unknown op {other:?} (delete, tag, set, kube-patch or kube-delete)"),
+            ))
+        }
     };
     shared
         .persist

@@ -35,6 +35,35 @@ pub struct StateDocument {
     /// that pushes to or renames in this list directly must call
     /// [`sort`](Self::sort) (or [`normalize`](Self::normalize)) afterwards.
     pub resources: Vec<ResourceInstanceState>,
+    /// Operations that started and have not finished: written before mesh asks a provider to
+    /// create, update or delete, cleared by the outcome (an upsert or removal of the same
+    /// address). What is left here after a crash is looked up by the next command, which
+    /// adopts what exists. Sorted by address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingOperation>,
+}
+
+/// An operation in flight: what mesh was about to do, with the object's identity (its
+/// planned attributes carry the ARM ID or Kubernetes reference).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingOperation {
+    /// `create`, `update` or `delete`.
+    pub operation: PendingKind,
+    /// For create and update, the planned object; for delete, the object being deleted. Its
+    /// `address` (and `deposed` key) name the instance.
+    pub instance: ResourceInstanceState,
+}
+
+/// What a pending operation was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingKind {
+    /// Creating the object.
+    Create,
+    /// Updating it in place.
+    Update,
+    /// Deleting it.
+    Delete,
 }
 
 /// A recorded root module output.
@@ -118,7 +147,28 @@ impl StateDocument {
             mesh_version: WRITER_VERSION.to_string(),
             outputs: BTreeMap::new(),
             resources: Vec::new(),
+            pending: Vec::new(),
         }
+    }
+
+    /// Record an operation in flight (replacing one at the same address and deposed key).
+    pub fn begin(&mut self, pending: PendingOperation) {
+        let key = Self::pending_key(&pending);
+        self.pending.retain(|p| Self::pending_key(p) != key);
+        self.pending.push(pending);
+        self.pending
+            .sort_by(|a, b| Self::pending_key(a).cmp(&Self::pending_key(b)));
+    }
+
+    /// Forget the operation in flight at `address` (and deposed key), if any.
+    pub fn settle(&mut self, address: &str, deposed: Option<&str>) {
+        self.pending.retain(|p| {
+            (p.instance.address.as_str(), p.instance.deposed.as_deref()) != (address, deposed)
+        });
+    }
+
+    fn pending_key(p: &PendingOperation) -> (String, Option<String>) {
+        (p.instance.address.clone(), p.instance.deposed.clone())
     }
 
     /// Where the object with this address and deposed key is in `resources`
@@ -162,6 +212,7 @@ impl StateDocument {
     /// search: O(log n) comparisons plus the move of the entries after it.
     pub fn upsert(&mut self, mut instance: ResourceInstanceState) {
         instance.normalize();
+        self.settle(&instance.address, instance.deposed.as_deref());
         match self.position(&instance.address, instance.deposed.as_deref()) {
             Ok(index) => self.resources[index] = instance,
             Err(index) => self.resources.insert(index, instance),
@@ -170,6 +221,7 @@ impl StateDocument {
 
     /// Remove and return the current (not deposed) object at `address`.
     pub fn remove(&mut self, address: &str) -> Option<ResourceInstanceState> {
+        self.settle(address, None);
         let index = self.position(address, None).ok()?;
         Some(self.resources.remove(index))
     }
@@ -180,6 +232,7 @@ impl StateDocument {
         address: &str,
         deposed: &str,
     ) -> Option<ResourceInstanceState> {
+        self.settle(address, Some(deposed));
         let index = self.position(address, Some(deposed)).ok()?;
         Some(self.resources.remove(index))
     }
@@ -195,6 +248,8 @@ impl StateDocument {
                 };
             }
             JournalEntry::Outputs { outputs } => self.outputs = outputs,
+            JournalEntry::Begin { pending } => self.begin(*pending),
+            JournalEntry::Settle { address, deposed } => self.settle(&address, deposed.as_deref()),
         }
     }
 

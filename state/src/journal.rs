@@ -44,6 +44,19 @@ pub enum JournalEntry {
         /// The outputs by name.
         outputs: BTreeMap<String, OutputState>,
     },
+    /// An operation is about to start (see [`crate::PendingOperation`]).
+    Begin {
+        /// What is about to happen.
+        pending: Box<crate::PendingOperation>,
+    },
+    /// An operation in flight was looked up after a crash and is dealt with.
+    Settle {
+        /// The instance address.
+        address: String,
+        /// The deposed key, `None` for the current object.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deposed: Option<String>,
+    },
 }
 
 impl JournalEntry {

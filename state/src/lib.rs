@@ -29,8 +29,8 @@ mod sys;
 
 pub use address::address_matches;
 pub use document::{
-    OutputState, PathStep, ResourceInstanceState, ResourceMode, StateDocument, FORMAT_VERSION,
-    WRITER_VERSION,
+    OutputState, PathStep, PendingKind, PendingOperation, ResourceInstanceState, ResourceMode,
+    StateDocument, FORMAT_VERSION, WRITER_VERSION,
 };
 pub use error::StateError;
 pub use journal::{JournalBatch, JournalEntry};

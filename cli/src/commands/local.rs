@@ -1,5 +1,6 @@
-//! `mesh local serve|status|reset|delete|tag|set|kubeconfig`: the local cloud as a standalone
-//! server, its data, changes made to it behind mesh's back (drift, for tests and demos), and
+//! `mesh local serve|status|reset|delete|tag|set|kube-patch|kube-delete|kubeconfig`: the local
+//! cloud as a standalone server, its data, changes made to it behind mesh's back (drift, for
+//! tests and demos: to ARM resources here, to Kubernetes objects in [`super::local_kube`]), and
 //! the kubeconfigs of its AKS clusters' Kubernetes APIs.
 
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use clap::Subcommand;
 use mesh_emulator::{LocalCloud, LocalCloudOptions, Throttle, TlsConfig};
 use serde_json::{json, Value as Json};
 
+use super::local_kube::{self, KubeObject, KubePatchType};
 use crate::local_cloud::{
     announce_server, data_dir, faults, running_server, time_factor, withdraw_server,
 };
@@ -90,6 +92,51 @@ pub enum LocalCommand {
         /// PROPERTY_PATH=JSON_VALUE, the path dot-separated in the resource's ARM JSON.
         #[arg(value_name = "PROPERTY_PATH=JSON_VALUE")]
         assignment: String,
+        /// Data directory (default: .mesh/local-cloud in the spec directory).
+        #[arg(long = "data-dir", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Patch an object of an AKS cluster's Kubernetes API behind mesh's back, as someone with
+    /// kubectl would.
+    ///
+    /// No admission, no validation: e.g. `mesh local kube-patch cluster1
+    /// VirtualService/helloworld -n sample
+    /// '[{"op":"replace","path":"/spec/http/0/route/0/weight","value":90}]'`.
+    KubePatch {
+        /// The cluster's name (case-insensitive).
+        #[arg(value_name = "CLUSTER")]
+        cluster: String,
+        /// The object: its kind (VirtualService), resource name (virtualservices) or either
+        /// with its group (virtualservices.networking.istio.io), a slash, and its name.
+        #[arg(value_name = "KIND/NAME")]
+        object: String,
+        /// The object's namespace (default: default; ignored for cluster-scoped kinds).
+        #[arg(short = 'n', long = "namespace", value_name = "NAMESPACE")]
+        namespace: Option<String>,
+        /// The patch's type (default: json for a list of operations, merge for an object).
+        #[arg(long = "type", value_enum)]
+        patch_type: Option<KubePatchType>,
+        /// The patch, JSON: RFC 6902 operations or an RFC 7386 merge patch.
+        #[arg(value_name = "PATCH")]
+        patch: String,
+        /// Data directory (default: .mesh/local-cloud in the spec directory).
+        #[arg(long = "data-dir", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Delete an object of an AKS cluster's Kubernetes API behind mesh's back.
+    ///
+    /// What it owns (a Deployment's ReplicaSets and Pods) or contains (a namespace's objects)
+    /// goes with it.
+    KubeDelete {
+        /// The cluster's name (case-insensitive).
+        #[arg(value_name = "CLUSTER")]
+        cluster: String,
+        /// The object: KIND/NAME, as for kube-patch.
+        #[arg(value_name = "KIND/NAME")]
+        object: String,
+        /// The object's namespace (default: default; ignored for cluster-scoped kinds).
+        #[arg(short = 'n', long = "namespace", value_name = "NAMESPACE")]
+        namespace: Option<String>,
         /// Data directory (default: .mesh/local-cloud in the spec directory).
         #[arg(long = "data-dir", value_name = "DIR")]
         data_dir: Option<PathBuf>,
@@ -288,6 +335,36 @@ pub async fn run(command: &LocalCommand) -> CommandResult {
             print_change(&answer, path);
             Ok(0)
         }
+        LocalCommand::KubePatch {
+            cluster,
+            object,
+            namespace,
+            patch_type,
+            patch,
+            data_dir: dir,
+        } => {
+            let target = KubeObject {
+                cluster,
+                object,
+                namespace: namespace.as_deref(),
+            };
+            local_kube::patch(&base, dir.as_deref(), &target, *patch_type, patch).await?;
+            Ok(0)
+        }
+        LocalCommand::KubeDelete {
+            cluster,
+            object,
+            namespace,
+            data_dir: dir,
+        } => {
+            let target = KubeObject {
+                cluster,
+                object,
+                namespace: namespace.as_deref(),
+            };
+            local_kube::delete(&base, dir.as_deref(), &target).await?;
+            Ok(0)
+        }
     }
 }
 
@@ -308,7 +385,7 @@ fn print_change(answer: &Json, what: &str) {
 
 /// Apply an admin change to the local cloud on `dir`: through the running `mesh local serve`,
 /// or a cloud started for the purpose on the data (then saved and stopped).
-async fn mutate(
+pub(super) async fn mutate(
     base: &Path,
     dir: Option<&Path>,
     request: Json,

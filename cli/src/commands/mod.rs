@@ -4,6 +4,7 @@ pub mod apply;
 pub mod drift;
 pub mod graph;
 pub mod local;
+pub mod local_kube;
 pub mod output;
 pub mod plan;
 pub mod schema;

@@ -14,7 +14,9 @@
 //! the verbs ([`verbs`]) with server-side apply ([`apply`]) and patches ([`patch`]), watches
 //! ([`watch`]), discovery ([`discovery`]), and what the control plane does by itself
 //! ([`controllers`]). A cluster's objects are made on first use and deleted with the cluster.
+//! [`admin`] changes objects behind the clients' backs, for `/_admin/mutate`.
 
+pub(crate) mod admin;
 mod apply;
 mod cluster;
 mod controllers;

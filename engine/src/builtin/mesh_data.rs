@@ -180,7 +180,12 @@ impl Provider for MeshProvider {
 
     async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError> {
         check_type(&request.resource_type)?;
-        Ok(Some(request.current))
+        // A planned value looked up after a crash has no id: it was never created.
+        let created = request
+            .current
+            .get("id")
+            .is_some_and(|id| !id.is_null() && !id.is_unknown());
+        Ok(created.then_some(request.current))
     }
 
     async fn update(&self, request: ApplyRequest) -> Result<Value, ProviderError> {

@@ -152,6 +152,9 @@ pub trait Provider: Send + Sync {
     async fn create(&self, request: ApplyRequest) -> Result<Value, ProviderError>;
 
     /// Read the live state. MUST NOT fail when the resource is gone: it returns `Ok(None)`.
+    /// `current` may also be a *planned* value (an operation interrupted by a crash is looked
+    /// up with what was planned: computed attributes null): the answer MUST then be `None`
+    /// unless the object it identifies exists.
     async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError>;
 
     /// Update in place; return the new state.

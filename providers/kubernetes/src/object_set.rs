@@ -207,6 +207,16 @@ pub async fn read(
     if live.is_empty() {
         return Ok(None);
     }
+    // Snapshots never taken (an apply interrupted before it finished): take them now.
+    let missing_snapshot = ty.snapshot_attributes().iter().any(|name| {
+        request
+            .current
+            .get(name)
+            .is_none_or(|v| v.is_null() || v.is_unknown())
+    });
+    if missing_snapshot {
+        return Ok(Some(ty.applied(&request.current, &live)));
+    }
     Ok(Some(ty.observed(&request.current, &live)))
 }
 

@@ -124,7 +124,13 @@ impl Provider for PkiProvider {
 
     async fn read(&self, request: ReadRequest) -> Result<Option<Value>, ProviderError> {
         check_type(&request.resource_type)?;
-        Ok(Some(request.current))
+        // Nothing exists until a certificate was generated: a planned value looked up after a
+        // crash has none.
+        let generated = request
+            .current
+            .get("cert_pem")
+            .is_some_and(|c| !c.is_null() && !c.is_unknown());
+        Ok(generated.then_some(request.current))
     }
 
     async fn update(&self, request: ApplyRequest) -> Result<Value, ProviderError> {
