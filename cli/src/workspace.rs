@@ -115,9 +115,8 @@ pub fn registry() -> ProviderRegistry {
     registry.register(Arc::new(mesh_provider_test::TestProvider::new()));
     let azure = Arc::new(mesh_provider_azure::AzureProvider::new());
     registry.register(azure.clone());
-    let kubernetes = mesh_provider_kubernetes::KubernetesProvider::new(Some(Arc::new(
-        AksCredentials(azure),
-    )));
+    let kubernetes =
+        mesh_provider_kubernetes::KubernetesProvider::new(Some(Arc::new(AksCredentials(azure))));
     registry.register(Arc::new(kubernetes.istio()));
     registry.register(Arc::new(kubernetes));
     registry.register(Arc::new(mesh_provider_pki::PkiProvider::new()));

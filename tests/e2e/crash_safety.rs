@@ -124,7 +124,10 @@ fn force_unlock(spec: &Spec, when: &str) {
     let lock: Json = serde_json::from_str(&text).unwrap_or(Json::Null);
     let id = lock["id"].as_str().unwrap_or_default().to_string();
     let refused = run_local(spec, &["plan"]);
-    assert_ne!(refused.code, 0, "{when}: a killed mesh's lock must stop the next command");
+    assert_ne!(
+        refused.code, 0,
+        "{when}: a killed mesh's lock must stop the next command"
+    );
     refused.stderr_has(&format!("mesh force-unlock {id}"));
     ok_local(spec, &["force-unlock", &id, "--force"]);
 }

@@ -138,7 +138,9 @@ fn multicluster_istio_keeps_the_root_key_out_of_azure_and_wires_istiod_to_key_va
     }
     for cluster in ["one", "two"] {
         let plane = spec
-            .attrs(&format!("module.mesh[\"{cluster}\"].istio_control_plane.this"))
+            .attrs(&format!(
+                "module.mesh[\"{cluster}\"].istio_control_plane.this"
+            ))
             .expect("control plane");
         assert_eq!(plane["ca_source"], "key_vault");
         assert_eq!(plane["ca_secret_provider_class"], "istio-ca-key-vault");
@@ -151,7 +153,12 @@ fn multicluster_istio_keeps_the_root_key_out_of_azure_and_wires_istiod_to_key_va
         let objects = class["manifest"]["spec"]["parameters"]["objects"]
             .as_str()
             .expect("objects");
-        for file in ["ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem"] {
+        for file in [
+            "ca-cert.pem",
+            "ca-key.pem",
+            "cert-chain.pem",
+            "root-cert.pem",
+        ] {
             assert!(objects.contains(file), "{file} not mounted: {objects}");
         }
     }

@@ -59,7 +59,10 @@ impl AzureProvider {
 
     /// The admin kubeconfig (YAML) of the AKS cluster with this ARM ID, fetched now and never
     /// stored; `None` when the cluster does not exist.
-    pub async fn admin_kubeconfig(&self, cluster_id: &str) -> Result<Option<String>, ProviderError> {
+    pub async fn admin_kubeconfig(
+        &self,
+        cluster_id: &str,
+    ) -> Result<Option<String>, ProviderError> {
         let Some(client) = self.client.get() else {
             return Err(ProviderError::new(
                 "the azure provider is not configured: no subscription to fetch cluster credentials from",

@@ -8,7 +8,6 @@
 //! provider needs a client.
 
 use async_trait::async_trait;
-use tokio_util::sync::CancellationToken;
 use base64::Engine as _;
 use mesh_engine::provider::{
     default_plan, AttrType, AttributeSchema, BlockSchema, NestedBlockSchema, Nesting,
@@ -16,14 +15,15 @@ use mesh_engine::provider::{
 };
 use mesh_engine::value::Value;
 use serde_json::{json, Map, Value as Json};
+use tokio_util::sync::CancellationToken;
 
 use super::config::{string, tags};
 use super::generic_resource::values::{
     block, error_at, flag, jstr, map, same_id, strings, tags_state,
 };
 use super::kubernetes_node_pool::{pool, when_idle, AKS_API_VERSION};
-use crate::arm::ArmClient;
 use super::{arm_delete, arm_put, arm_read, provider_error, AzureResourceType, Context};
+use crate::arm::ArmClient;
 use checks::{validate_cluster, CRITICAL_ADDONS_TAINT};
 use mapping::{
     addon_body, addon_state, get_ci, identity_state, mesh_body, mesh_state, network_body,
