@@ -26,10 +26,19 @@ struct World {
 struct MemoryState {
     prior: Mutex<PriorState>,
     saves: Mutex<usize>,
+    begins: Mutex<usize>,
 }
 
 impl StateSink for MemoryState {
     fn record(&self, updates: Vec<StateUpdate>) -> Result<(), String> {
+        if !updates.is_empty()
+            && updates
+                .iter()
+                .all(|u| matches!(u, StateUpdate::Begin { .. }))
+        {
+            *self.begins.lock().expect("lock") += 1;
+            return Ok(());
+        }
         let mut prior = self.prior.lock().expect("lock");
         for u in updates {
             match u {
@@ -135,6 +144,7 @@ impl World {
             providers: self.providers().await,
             prior,
             parallelism,
+            order: Default::default(),
             interrupt: Interrupt::default(),
             sink: self.state.clone(),
             progress: recorder.clone(),
@@ -237,8 +247,10 @@ async fn state_is_saved_after_every_operation() {
     )]);
     let (report, _) = w.converge().await;
     assert!(report.is_success());
-    // One save for the no-op bookkeeping, one per create, one for outputs.
+    // One save for the no-op bookkeeping, one per create, one for outputs; and before each
+    // create, the record that it is starting.
     assert_eq!(*w.state.saves.lock().expect("lock"), 7);
+    assert_eq!(*w.state.begins.lock().expect("lock"), 5);
 }
 
 #[tokio::test]
