@@ -1,10 +1,14 @@
 //! Interrupts, as CI runners send them (SIGINT or SIGTERM, then again).
 //!
-//! While an apply runs, the first signal stops scheduling and lets running operations finish
-//! (each is saved to state as it completes); the second exits at once. Outside an apply
-//! (planning, waiting for a lock) the first signal exits at once. Either way the state lock,
-//! if this process still holds one, is released before exiting: the release names the lock's
-//! ID, so a lock taken since by another process is never removed.
+//! While an apply runs, CI runners' sequence (SIGINT, SIGTERM seconds later, then SIGKILL) is
+//! met like this: the first signal stops scheduling and lets running operations finish (each
+//! is saved to state as it completes); the second cancels the running operations, saves state
+//! and releases the lock, with a 2-second deadline after which it exits anyway; a third exits
+//! at once. Operations are recorded as started before they call a provider, so even an exit
+//! mid-operation (or SIGKILL) leaves nothing the next command cannot find. Outside an apply
+//! (planning, waiting for a lock) the first signal exits at once. The state lock, if this
+//! process still holds one, is released before exiting: the release names the lock's ID, so a
+//! lock taken since by another process is never removed.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -19,6 +23,9 @@ struct Running {
 }
 
 static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
+
+/// How long the second interrupt waits for state to be saved before exiting.
+const SAVE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn with_running(f: impl FnOnce(&mut Running)) {
     let mut guard = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
@@ -54,7 +61,7 @@ pub fn install() {
         else {
             return;
         };
-        let mut graceful_started = false;
+        let mut signals_seen = 0;
         loop {
             tokio::select! {
                 r = tokio::signal::ctrl_c() => if r.is_err() { return },
@@ -64,15 +71,23 @@ pub fn install() {
                 .lock()
                 .ok()
                 .and_then(|g| g.as_ref().and_then(|r| r.apply.clone()));
+            signals_seen += 1;
             match apply {
-                Some(interrupt) if !graceful_started => {
-                    graceful_started = true;
-                    eprintln!("\nInterrupt received. Stopping: no new operations start; running ones finish and are saved to state.\nInterrupt again to exit at once.");
+                Some(interrupt) if signals_seen == 1 => {
+                    eprintln!("\nInterrupt received. Stopping: no new operations start; running ones finish and are saved to state.\nInterrupt again to stop them (state is saved within 2 seconds).");
                     interrupt.stop_scheduling.cancel();
                 }
-                Some(interrupt) => {
+                Some(interrupt) if signals_seen == 2 => {
                     interrupt.abort.cancel();
-                    eprintln!("\nSecond interrupt: exiting now. State holds every operation that completed.");
+                    eprintln!("\nSecond interrupt: stopping running operations, saving state and releasing the lock (at most 2 seconds). Interrupt again to exit at once.");
+                    tokio::spawn(async {
+                        tokio::time::sleep(SAVE_DEADLINE).await;
+                        eprintln!("State saving took longer than {} s: exiting. Every completed operation is in the journal; the next command finds the rest.", SAVE_DEADLINE.as_secs());
+                        exit_now(130);
+                    });
+                }
+                Some(_) => {
+                    eprintln!("\nThird interrupt: exiting now. Every completed operation is in the journal; the next command finds the rest.");
                     exit_now(130);
                 }
                 None => {

@@ -1,5 +1,6 @@
-//! Ctrl-C during apply: the first SIGINT lets running operations finish and saves them; the
-//! second exits at once. The lock is released either way.
+//! Signals during apply, as CI runners send them (SIGINT, then SIGTERM, then SIGKILL): the
+//! first lets running operations finish and saves them; the second stops them, saves state and
+//! releases the lock within 2 seconds; a third exits at once. The lock is released either way.
 
 use crate::harness::Spec;
 
@@ -77,9 +78,36 @@ fn a_second_sigint_exits_at_once_and_releases_the_lock() {
     assert_eq!(out.code, 130, "{}", out.dump());
     out.stderr_has("Second interrupt");
     assert!(!spec.locked(), "the lock is released\n{}", out.dump());
+    assert!(
+        !spec.exists(".mesh/state.json.journal"),
+        "state is saved as one snapshot"
+    );
     // The cancelled create saved nothing.
     assert!(spec.addresses().is_empty(), "{:?}", spec.addresses());
     // And mesh is usable right away.
+    spec.ok(&["plan"]);
+}
+
+#[test]
+fn the_ci_sequence_sigint_sigterm_then_a_third_signal_exits_at_once() {
+    let spec = Spec::with_main(&SLOW_AND_DEPENDENT.replace("2000", "20000"));
+    let mut apply = spec.spawn("apply", &["apply", "-auto-approve"], &[]);
+    apply.wait_for_stdout("test_resource.slow: Creating...");
+    let started = std::time::Instant::now();
+    apply.signal("INT");
+    crate::harness::wait_until("the first interrupt to be noticed", || {
+        apply.stderr().contains("Interrupt received")
+    });
+    apply.signal("TERM");
+    apply.signal("INT");
+    let out = apply.finish();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "the signals must not wait for the 20 s create"
+    );
+    assert_eq!(out.code, 130, "{}", out.dump());
+    assert!(!spec.locked(), "the lock is released\n{}", out.dump());
+    // Whatever the moment, the next command finds a consistent state.
     spec.ok(&["plan"]);
 }
 

@@ -228,6 +228,7 @@ async fn execute(
     }
     let interrupt = Interrupt::default();
     signals::applying(interrupt.clone());
+    let aborted = interrupt.abort.clone();
     let evaluation = Arc::new(Evaluation::new(root, plan.variable_values(), false));
     let report = apply(ApplyInput {
         plan: plan.clone(),
@@ -235,6 +236,7 @@ async fn execute(
         providers,
         prior,
         parallelism: flags.parallelism,
+        order: flags.scheduler.into(),
         interrupt,
         sink: sink.clone(),
         progress: Arc::new(ConsoleProgress),
@@ -247,6 +249,10 @@ async fn execute(
     if let Err(e) = compacted {
         eprintln!("\n{}\n\n{e}\n(Every completed operation is in .mesh/state.json.journal; the next command replays it.)", paint.red("Error: writing the state snapshot failed"));
         return Ok(1);
+    }
+    if aborted.is_cancelled() {
+        // Interrupted twice: state is saved; the lock goes when the command returns.
+        return Ok(130);
     }
     if report.is_success() {
         if verb == "refresh-only" {
