@@ -154,12 +154,49 @@ pub async fn arm_put<T: AzureResourceType + ?Sized>(
             ProviderError::new(format!("cannot tell the ARM ID of this {}", ty.name()))
         })?;
     let body = ty.to_body(config)?;
-    let response = ctx
-        .client
-        .put(&id, ty.api_version(), &body, &ctx.cancel)
-        .await
-        .map_err(provider_error)?;
+    let response = again_after_transient_failure(ctx, || {
+        ctx.client.put(&id, ty.api_version(), &body, &ctx.cancel)
+    })
+    .await
+    .map_err(provider_error)?;
     Ok(ty.to_state(config, &id, &response))
+}
+
+/// Long-running operations that ended Failed for a passing reason (the service's own error,
+/// not the request's) are started again: a PUT or DELETE of the same resource is idempotent.
+const OPERATION_ATTEMPTS: u32 = 4;
+
+/// Codes of failed operations worth starting again.
+fn transient_operation_failure(e: &crate::arm::ArmError) -> bool {
+    matches!(
+        e.code.as_str(),
+        "InternalServerError" | "ServiceUnavailable" | "RetryableError" | "InternalOperationError"
+    )
+}
+
+async fn again_after_transient_failure<T, F, Fut>(
+    ctx: &Context,
+    mut call: F,
+) -> Result<T, crate::arm::ArmError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::arm::ArmError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e)
+                if attempt < OPERATION_ATTEMPTS
+                    && transient_operation_failure(&e)
+                    && !ctx.cancel.is_cancelled() =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                    .await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// GET the resource; `None` when it is gone.
@@ -184,10 +221,11 @@ pub async fn arm_delete<T: AzureResourceType + ?Sized>(
     state: &Value,
 ) -> Result<(), ProviderError> {
     let id = id_of(ty, ctx, state)?;
-    ctx.client
-        .delete(&id, ty.api_version(), &ctx.cancel)
-        .await
-        .map_err(provider_error)
+    again_after_transient_failure(ctx, || {
+        ctx.client.delete(&id, ty.api_version(), &ctx.cancel)
+    })
+    .await
+    .map_err(provider_error)
 }
 
 /// Every resource type, by name.
