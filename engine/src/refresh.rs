@@ -25,11 +25,36 @@ pub struct RefreshReport {
     pub drift: Vec<ResourceDrift>,
 }
 
+/// Receives refresh progress.
+pub trait RefreshProgress: Send + Sync {
+    /// `done` of `total` instances have been read (called once with `done == 0` before the
+    /// first read, then after every read, in order).
+    fn refreshed(&self, done: usize, total: usize);
+}
+
+/// Progress that goes nowhere.
+pub struct NoRefreshProgress;
+
+impl RefreshProgress for NoRefreshProgress {
+    fn refreshed(&self, _done: usize, _total: usize) {}
+}
+
 /// Refresh `prior` in place; at most `parallelism` reads at once.
 pub async fn refresh(
     prior: &mut PriorState,
     providers: &ProviderRegistry,
     parallelism: usize,
+) -> Result<RefreshReport, Diagnostics> {
+    refresh_with_progress(prior, providers, parallelism, &NoRefreshProgress).await
+}
+
+/// [`refresh`], reporting how many instances have been read. Providers pace their own requests
+/// (the Azure provider adapts to ARM's throttling), so `parallelism` is only a ceiling.
+pub async fn refresh_with_progress(
+    prior: &mut PriorState,
+    providers: &ProviderRegistry,
+    parallelism: usize,
+    progress: &dyn RefreshProgress,
 ) -> Result<RefreshReport, Diagnostics> {
     let limit = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut reads = JoinSet::new();
@@ -55,7 +80,12 @@ pub async fn refresh(
     }
     let mut report = RefreshReport::default();
     let mut diags = Diagnostics::new();
+    let total = reads.len();
+    let mut done = 0;
+    progress.refreshed(done, total);
     while let Some(joined) = reads.join_next().await {
+        done += 1;
+        progress.refreshed(done, total);
         let Ok((address, result)) = joined else {
             continue;
         };
@@ -65,7 +95,8 @@ pub async fn refresh(
         match result {
             Ok(Some(value)) => {
                 let value = remark(&instance.value, value, providers, &instance.resource_type);
-                if value.strip_sensitive() != instance.value.strip_sensitive() {
+                let volatile = volatile_attributes(providers, &instance.resource_type);
+                if without(&value, &volatile) != without(&instance.value, &volatile) {
                     report.changed.push(address.clone());
                     report
                         .drift
@@ -98,6 +129,32 @@ pub async fn refresh(
     Ok(report)
 }
 
+/// The attributes of a type whose changes are not drift.
+fn volatile_attributes(providers: &ProviderRegistry, resource_type: &str) -> Vec<String> {
+    providers
+        .resource_schema(resource_type)
+        .map(|s| {
+            s.block
+                .attributes
+                .iter()
+                .filter(|(_, a)| a.volatile)
+                .map(|(name, _)| name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A value without its marks and without the named attributes.
+fn without(value: &Value, names: &[String]) -> Value {
+    let mut plain = value.strip_sensitive();
+    if let Value::Map(map) = &mut plain {
+        for name in names {
+            map.remove(name);
+        }
+    }
+    plain
+}
+
 /// One drift entry: what state recorded for `instance` against what the provider reports.
 fn drift_entry(instance: &PriorInstance, kind: DriftKind, live: &Value) -> ResourceDrift {
     ResourceDrift {
@@ -114,4 +171,63 @@ fn drift_entry(instance: &PriorInstance, kind: DriftKind, live: &Value) -> Resou
 fn remark(old: &Value, new: Value, providers: &ProviderRegistry, resource_type: &str) -> Value {
     let schema = providers.resource_schema(resource_type);
     mark_sensitive(schema.as_ref().map(|s| &s.block), new, &[old])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(usize, usize)>>);
+
+    impl RefreshProgress for Recorder {
+        fn refreshed(&self, done: usize, total: usize) {
+            self.0.lock().unwrap().push((done, total));
+        }
+    }
+
+    fn instance(address: &str, mode: ResourceMode) -> PriorInstance {
+        PriorInstance {
+            address: address.to_string(),
+            mode,
+            provider: "mesh".to_string(),
+            resource_type: "mesh_data".to_string(),
+            value: Value::Map(BTreeMap::from([
+                ("id".to_string(), Value::string("1")),
+                ("input".to_string(), Value::string(address)),
+            ])),
+            dependencies: Vec::new(),
+            create_before_destroy: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn progress_counts_every_managed_instance_once() {
+        let mut providers = ProviderRegistry::new();
+        for p in crate::builtin::providers() {
+            providers.register(p);
+        }
+        let mut prior = PriorState::default();
+        for a in ["mesh_data.a", "mesh_data.b", "mesh_data.c"] {
+            prior
+                .instances
+                .insert(a.to_string(), instance(a, ResourceMode::Managed));
+        }
+        prior.instances.insert(
+            "data.mesh_data.d".to_string(),
+            instance("data.mesh_data.d", ResourceMode::Data),
+        );
+        let progress = Recorder::default();
+        let report = refresh_with_progress(&mut prior, &providers, 2, &progress)
+            .await
+            .unwrap();
+        assert!(report.drift.is_empty());
+        assert_eq!(
+            *progress.0.lock().unwrap(),
+            [(0, 3), (1, 3), (2, 3), (3, 3)]
+        );
+    }
 }

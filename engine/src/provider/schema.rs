@@ -78,6 +78,10 @@ pub struct AttributeSchema {
     pub default: Option<Value>,
     /// What it is, for docs.
     pub description: String,
+    /// A status that moves on its own (a peering's Initiated → Connected): refresh records
+    /// the new value without reporting it as a change made outside mesh.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub volatile: bool,
 }
 
 fn serialize_default<S: serde::Serializer>(v: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
@@ -94,7 +98,14 @@ impl AttributeSchema {
             sensitive: false,
             default: None,
             description: description.to_string(),
+            volatile: false,
         }
+    }
+
+    /// Mark volatile (see [`AttributeSchema::volatile`]).
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
     }
 
     /// Mark force-new.

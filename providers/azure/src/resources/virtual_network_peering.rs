@@ -61,7 +61,7 @@ impl AzureResourceType for VirtualNetworkPeering {
             .attribute("virtual_network_name", a(AttrType::String, Presence::Required, "The local network.").force_new())
             .attribute("remote_virtual_network_id", a(AttrType::String, Presence::Required, "ARM ID of the remote network; its address space must not overlap the local one.").force_new())
             .attribute("id", a(AttrType::String, Presence::Computed, "ARM resource ID."))
-            .attribute("peering_state", a(AttrType::String, Presence::Computed, "Initiated while only this direction exists, Connected once the remote network peers back."));
+            .attribute("peering_state", a(AttrType::String, Presence::Computed, "Initiated while only this direction exists, Connected once the remote network peers back; its progress is not drift.").volatile());
         for (name, _, default, doc) in FLAGS {
             block = block.attribute(
                 name,
