@@ -29,6 +29,9 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Show what apply would change.
     Plan(PlanArgs),
+    /// Check the multi-cluster mesh the spec describes (trust, identity, discovery, networks,
+    /// services, injection) before anything is applied; exit 1 on errors.
+    Check(CheckArgs),
     /// Make the changes: from a fresh plan, or exactly a saved plan file.
     Apply(ApplyArgs),
     /// Report changes made outside mesh (a refresh-only plan); exit 2 when there are any.
@@ -42,6 +45,9 @@ pub enum Command {
     State(StateCommand),
     /// Print root outputs.
     Output(OutputArgs),
+    /// Show each cluster's mesh from the live clusters: remote clusters and whether they are
+    /// synced, revisions, namespaces per revision, gateways; exit 2 when something is not ready.
+    Status(crate::commands::status::StatusArgs),
     /// Remove a lock left behind by a crashed run.
     ForceUnlock(ForceUnlockArgs),
     /// Show the state, or a saved plan.
@@ -97,9 +103,32 @@ pub struct PlanFlags {
     /// At most this many operations at once.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,
+    /// Which ready operations start first when they cannot all start at once (hidden: for
+    /// benchmarks that compare the orders).
+    #[arg(long, hide = true, env = "MESH_SCHEDULER", value_enum, default_value_t = SchedulerArg::CriticalPath)]
+    pub scheduler: SchedulerArg,
     /// Wait this long for the state lock (e.g. 30s, 2m).
     #[arg(long = "lock-timeout", default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: String,
+}
+
+/// The apply scheduler's order (`--scheduler`, `MESH_SCHEDULER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SchedulerArg {
+    /// The longest remaining expected path first.
+    #[default]
+    CriticalPath,
+    /// In the order operations became ready.
+    Fifo,
+}
+
+impl From<SchedulerArg> for mesh_engine::apply::SchedulingOrder {
+    fn from(arg: SchedulerArg) -> Self {
+        match arg {
+            SchedulerArg::CriticalPath => mesh_engine::apply::SchedulingOrder::CriticalPath,
+            SchedulerArg::Fifo => mesh_engine::apply::SchedulingOrder::Fifo,
+        }
+    }
 }
 
 /// `mesh plan`.
@@ -124,6 +153,26 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+}
+
+/// Output format of `mesh check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// For people: findings grouped by rule family.
+    Human,
+    /// JSON (docs/cli.md).
+    Json,
+}
+
+/// `mesh check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Variables (targeting does not apply: every rule looks at the whole deployment).
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
 }
 
 /// `mesh apply`.
@@ -210,6 +259,40 @@ pub enum StateCommand {
         /// New address.
         to: String,
     },
+    /// Print the stored state as JSON (sensitive values included, like the state itself).
+    Pull {
+        /// A past version from `mesh state history` instead of the current state.
+        #[arg(long, value_name = "ID")]
+        snapshot: Option<String>,
+    },
+    /// Replace the stored state with a state file (same lineage, not older, unless --force).
+    Push {
+        /// The state file (JSON, as `mesh state pull` prints it); `-` reads stdin.
+        file: PathBuf,
+        /// Replace even a different or newer state.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the past versions the backend keeps (blob snapshots, or the local backup).
+    History,
+    /// Copy the state between the local file .mesh/state.json and the spec's backend.
+    Migrate {
+        /// Where the state goes: `backend` (from the local file) or `local` (from the backend).
+        #[arg(long, value_enum)]
+        to: MigrateTarget,
+        /// Overwrite a different or newer state at the destination.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// The destination of `mesh state migrate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrateTarget {
+    /// The backend the spec's `mesh { backend ... }` block configures.
+    Backend,
+    /// The local state file `.mesh/state.json`.
+    Local,
 }
 
 /// `mesh output`.
@@ -296,6 +379,8 @@ const TERRAFORM_STYLE_FLAGS: &[&str] = &[
     "raw",
     "no-color",
     "force",
+    "snapshot",
+    "to",
 ];
 
 /// Accept Terraform's `-var`, `-out=FILE`, ... by rewriting them to `--var`, `--out=FILE`.

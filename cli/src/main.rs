@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 mod args;
+mod backend_config;
 mod commands;
 mod local_cloud;
 mod recovery;
@@ -124,12 +125,14 @@ async fn run(cli: Cli, color: mesh_engine::render::ColorChoice) -> CommandResult
         Command::Validate => commands::source::validate(&ws).await,
         Command::Fmt(a) => commands::source::fmt(&ws, a),
         Command::Plan(a) => commands::plan::run(&ws, a).await,
+        Command::Check(a) => commands::check::run(&ws, a).await,
         Command::Apply(a) => commands::apply::run_apply(&ws, a).await,
         Command::Destroy(a) => commands::apply::run_destroy(&ws, a).await,
         Command::Drift(a) => commands::drift::run(&ws, a).await,
         Command::Graph(a) => commands::graph::run(&ws, a).await,
         Command::State(c) => commands::state::run(&ws, c),
         Command::Output(a) => commands::output::run(&ws, a),
+        Command::Status(a) => commands::status::run(&ws, a).await,
         Command::ForceUnlock(a) => commands::state::force_unlock(&ws, a),
         Command::Show(a) => commands::state::show(&ws, a),
         Command::Schema(a) => commands::schema::run(&ws, a),

@@ -10,7 +10,6 @@
 //! process still holds one, is released before exiting: the release names the lock's ID, so a
 //! lock taken since by another process is never removed.
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use mesh_engine::apply::Interrupt;
@@ -18,7 +17,8 @@ use mesh_engine::apply::Interrupt;
 /// What the signal handler must know about the running command.
 #[derive(Default)]
 struct Running {
-    lock: Option<(PathBuf, String)>,
+    /// Releases the held state lock if it is still this process's (a lock file, a lease).
+    lock: Option<Box<dyn Fn() + Send + Sync>>,
     apply: Option<Interrupt>,
 }
 
@@ -32,9 +32,9 @@ fn with_running(f: impl FnOnce(&mut Running)) {
     f(guard.get_or_insert_with(Running::default));
 }
 
-/// Remember the lock this process holds, so an interrupt can release it.
-pub fn holding_lock(path: PathBuf, id: String) {
-    with_running(|r| r.lock = Some((path, id)));
+/// Remember how to release the lock this process holds, so an interrupt can release it.
+pub fn holding_lock(release: Box<dyn Fn() + Send + Sync>) {
+    with_running(|r| r.lock = Some(release));
 }
 
 /// Start an apply phase: interrupts now stop scheduling first.
@@ -47,8 +47,8 @@ fn exit_now(code: i32) -> ! {
         .lock()
         .ok()
         .and_then(|mut g| g.as_mut().and_then(|r| r.lock.take()));
-    if let Some((path, id)) = lock {
-        let _ = mesh_state::force_unlock(&path, &id);
+    if let Some(release) = lock {
+        release();
     }
     std::process::exit(code)
 }

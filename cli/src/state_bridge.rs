@@ -2,7 +2,7 @@
 //! state with its sensitive marks, and persisting apply's updates after every operation (through
 //! the state journal, compacted into a snapshot now and then and at the end).
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use mesh_engine::address::{deposed_address, parse_deposed};
 use mesh_engine::apply::{InFlightKind, StateSink, StateUpdate};
@@ -10,7 +10,7 @@ use mesh_engine::config::ResourceMode;
 use mesh_engine::state_view::{PriorInstance, PriorState};
 use mesh_engine::value::{paths_of, MarkKind, PathStep, Value};
 use mesh_state::{
-    JournalBatch, JournalEntry, LocalBackend, OutputState, PendingKind, PendingOperation,
+    Backend, JournalBatch, JournalEntry, OutputState, PendingKind, PendingOperation,
     ResourceInstanceState, StateDocument, StateError,
 };
 
@@ -133,9 +133,10 @@ const MIN_COMPACTION_BYTES: u64 = 1 << 20;
 /// Persists apply's updates: each batch is applied to the in-memory document and appended to the
 /// state journal (O(size of the batch), fsynced), and now and then the document is written as a
 /// full snapshot, which empties the journal (compaction). Call [`compact`](Self::compact) when the
-/// apply is over; dropping the sink also compacts, as a best effort.
-pub struct FileStateSink {
-    backend: LocalBackend,
+/// apply is over; dropping the sink also compacts, as a best effort. Works the same on every
+/// backend: a local journal file, or an append blob.
+pub struct BackendStateSink {
+    backend: Arc<dyn Backend>,
     inner: Mutex<SinkState>,
 }
 
@@ -155,14 +156,15 @@ struct SinkState {
     min_compaction: u64,
 }
 
-impl FileStateSink {
+impl BackendStateSink {
     /// Start from the loaded document (or a new one). `doc` must be what `backend.load()` returns
     /// now (snapshot and journal), since the journal continues from it.
-    pub fn new(backend: LocalBackend, doc: StateDocument) -> FileStateSink {
-        let size = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len()).ok();
-        let snapshot_bytes = size(backend.path());
-        let journal_bytes = size(&backend.journal_path()).unwrap_or(0);
-        FileStateSink {
+    pub fn new(backend: Arc<dyn Backend>, doc: StateDocument) -> BackendStateSink {
+        // Sizes that cannot be read count as no snapshot: the first record then writes one.
+        let sizes = backend.stored_sizes().unwrap_or_default();
+        let snapshot_bytes = sizes.snapshot;
+        let journal_bytes = sizes.journal;
+        BackendStateSink {
             inner: Mutex::new(SinkState {
                 doc,
                 has_snapshot: snapshot_bytes.is_some(),
@@ -186,7 +188,7 @@ impl FileStateSink {
     pub fn compact(&self) -> Result<(), StateError> {
         let mut state = self.state();
         if state.journal_bytes > 0 || state.needs_snapshot {
-            state.save(&self.backend)?;
+            state.save(self.backend.as_ref())?;
         }
         Ok(())
     }
@@ -198,9 +200,8 @@ impl FileStateSink {
 
 impl SinkState {
     /// Write a full snapshot (compaction).
-    fn save(&mut self, backend: &LocalBackend) -> Result<(), StateError> {
-        backend.save(&self.doc)?;
-        let snapshot_bytes = std::fs::metadata(backend.path()).map_or(0, |m| m.len());
+    fn save(&mut self, backend: &dyn Backend) -> Result<(), StateError> {
+        let snapshot_bytes = backend.save(&self.doc)?;
         self.has_snapshot = true;
         self.needs_snapshot = false;
         self.journal_bytes = 0;
@@ -209,7 +210,7 @@ impl SinkState {
     }
 }
 
-impl Drop for FileStateSink {
+impl Drop for BackendStateSink {
     fn drop(&mut self) {
         // Best effort: the journal is durable, and the next load replays it if this fails.
         let _ = self.compact();
@@ -270,7 +271,7 @@ fn journal_entry(update: StateUpdate) -> JournalEntry {
     }
 }
 
-impl StateSink for FileStateSink {
+impl StateSink for BackendStateSink {
     fn record(&self, updates: Vec<StateUpdate>) -> Result<(), String> {
         let mut state = self.state();
         if updates.is_empty() && state.doc.serial > 0 {
@@ -287,10 +288,10 @@ impl StateSink for FileStateSink {
             (state.has_snapshot && !state.needs_snapshot).then(|| self.backend.append(&batch));
         state.doc.apply_batch(batch);
         match appended {
-            None => state.save(&self.backend).map_err(|e| e.to_string()),
+            None => state.save(self.backend.as_ref()).map_err(|e| e.to_string()),
             Some(Ok(journal_bytes)) => {
                 state.journal_bytes = journal_bytes;
-                if journal_bytes > state.compact_at && state.save(&self.backend).is_err() {
+                if journal_bytes > state.compact_at && state.save(self.backend.as_ref()).is_err() {
                     // The changes are safe in the journal; try again once it has doubled, and
                     // report the problem from `compact` at the end.
                     state.compact_at = journal_bytes.saturating_mul(2);
@@ -324,6 +325,8 @@ mod tests {
         }
     }
 
+    use mesh_state::LocalBackend;
+
     fn setup() -> (tempfile::TempDir, LocalBackend) {
         let dir = tempfile::tempdir().expect("tempdir");
         let backend = LocalBackend::new(dir.path().join(".mesh/state.json"));
@@ -343,7 +346,7 @@ mod tests {
     #[test]
     fn operations_are_journaled_and_compacted_at_the_end() {
         let (_dir, backend) = setup();
-        let sink = FileStateSink::new(backend.clone(), StateDocument::new());
+        let sink = BackendStateSink::new(Arc::new(backend.clone()), StateDocument::new());
         // The first record has no snapshot to extend: it writes one.
         sink.record(Vec::new()).expect("record");
         assert_eq!(snapshot_serial(&backend), 1);
@@ -399,7 +402,7 @@ mod tests {
     #[test]
     fn the_journal_is_compacted_once_it_outgrows_the_snapshot() {
         let (_dir, backend) = setup();
-        let sink = FileStateSink::new(backend.clone(), StateDocument::new());
+        let sink = BackendStateSink::new(Arc::new(backend.clone()), StateDocument::new());
         sink.state().min_compaction = 0;
         sink.record(Vec::new()).expect("record");
         let mut compactions = 0;
@@ -425,7 +428,7 @@ mod tests {
     #[test]
     fn dropping_the_sink_compacts() {
         let (_dir, backend) = setup();
-        let sink = FileStateSink::new(backend.clone(), StateDocument::new());
+        let sink = BackendStateSink::new(Arc::new(backend.clone()), StateDocument::new());
         sink.record(Vec::new()).expect("record");
         sink.record(vec![StateUpdate::Upsert(instance("mesh_data.x", 1))])
             .expect("record");
@@ -437,7 +440,7 @@ mod tests {
         assert_eq!(loaded(&backend), document);
 
         // A later apply continues from the loaded state.
-        let sink = FileStateSink::new(backend.clone(), loaded(&backend));
+        let sink = BackendStateSink::new(Arc::new(backend.clone()), loaded(&backend));
         sink.record(vec![StateUpdate::Remove("mesh_data.x".to_string())])
             .expect("record");
         assert_eq!(loaded(&backend).serial, 3);
@@ -447,7 +450,7 @@ mod tests {
     #[test]
     fn a_failed_append_is_followed_by_a_full_snapshot() {
         let (_dir, backend) = setup();
-        let sink = FileStateSink::new(backend.clone(), StateDocument::new());
+        let sink = BackendStateSink::new(Arc::new(backend.clone()), StateDocument::new());
         sink.record(Vec::new()).expect("record");
         // Something in the journal's way.
         fs::create_dir_all(backend.journal_path().join("blocker")).expect("mkdir");

@@ -4,6 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hcl_edit::Span;
 
 use mesh_engine::config::{Expr, Module, TypeConstraint};
 use mesh_engine::diagnostics::{Diagnostic, Diagnostics, SourceFile, SourceLocation};
@@ -136,7 +139,7 @@ pub fn resolve(
                 }
                 Err(e) => diags.push(
                     Diagnostic::error("Invalid value for variable", format!("var.{name} ({}): {e}", var.type_constraint.describe()), Some(var.location.clone()))
-                        .with_help(format!("the value came from {}", g.origin.file.display())),
+                        .with_help(format!("the value came from {}", describe_origin(&g.origin))),
                 ),
             },
             None if var.default.is_none() && !attempted.contains(name) => diags.push(
@@ -191,8 +194,18 @@ fn parse_text(
     }
 }
 
+/// Where a value came from, for messages: `FILE line N` for a value written in a file, the
+/// flag or environment variable otherwise.
+fn describe_origin(origin: &SourceLocation) -> String {
+    if origin.snippet.is_empty() {
+        origin.file.display().to_string()
+    } else {
+        format!("{} line {}", origin.file.display(), origin.line)
+    }
+}
+
 fn read_var_file(path: &Path, dir: &Path) -> Result<BTreeMap<String, Given>, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Diagnostics::from(Diagnostic::error(
             "Cannot read variables file",
             format!("{}: {e}", path.display()),
@@ -200,39 +213,24 @@ fn read_var_file(path: &Path, dir: &Path) -> Result<BTreeMap<String, Given>, Dia
         ))
     })?;
     let shown = mesh_engine::diagnostics::display_path(path, dir);
-    if path.extension().is_some_and(|e| e == "json") {
-        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            Diagnostics::from(Diagnostic::error(
-                "Invalid JSON variables file",
-                format!("{}:{}:{}: {e}", shown.display(), e.line(), e.column()),
-                None,
-            ))
-        })?;
-        let Some(map) = json.as_object() else {
-            return Err(Diagnostic::error(
-                "Invalid JSON variables file",
-                format!("{}: expected an object of variable values", shown.display()),
-                None,
-            )
-            .into());
-        };
-        return Ok(map
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    Given {
-                        value: Value::from_json(v),
-                        origin: SourceLocation::synthetic(&shown.display().to_string()),
-                    },
-                )
-            })
-            .collect());
-    }
+    let text = mesh_engine::config::file_text(&shown, bytes)?;
     let file = SourceFile::new(shown, text);
+    if path.extension().is_some_and(|e| e == "json") {
+        return read_json_var_file(&file).map_err(Diagnostics::from);
+    }
     let body = mesh_engine::config::parse_file(&file).map_err(Diagnostics::from)?;
     let mut out = BTreeMap::new();
     let mut diags = Diagnostics::new();
+    for block in body.blocks() {
+        diags.push(Diagnostic::error(
+            "Unexpected block",
+            format!(
+                "a variables file holds only NAME = VALUE lines; \"{}\" is a block",
+                block.ident.as_str()
+            ),
+            Some(file.location_of(block.span())),
+        ));
+    }
     for attr in body.attributes() {
         let expr = Expr {
             expr: attr.value.clone(),
@@ -255,6 +253,77 @@ fn read_var_file(path: &Path, dir: &Path) -> Result<BTreeMap<String, Given>, Dia
         return Err(diags);
     }
     Ok(out)
+}
+
+/// A `.json` variables file: one object of values, each located at its key.
+fn read_json_var_file(file: &Arc<SourceFile>) -> Result<BTreeMap<String, Given>, Diagnostic> {
+    let json: serde_json::Value = serde_json::from_str(&file.text).map_err(|e| {
+        let full = e.to_string();
+        let position = format!(" at line {} column {}", e.line(), e.column());
+        Diagnostic::error(
+            "Invalid JSON variables file",
+            full.strip_suffix(&position).unwrap_or(&full).to_string(),
+            Some(json_location(file, e.line(), e.column())),
+        )
+    })?;
+    let Some(map) = json.as_object() else {
+        return Err(Diagnostic::error(
+            "Invalid JSON variables file",
+            format!(
+                "{}: expected an object of variable values, got {}",
+                file.path.display(),
+                json_kind(&json)
+            ),
+            None,
+        ));
+    };
+    Ok(map
+        .iter()
+        .map(|(k, v)| {
+            let origin = key_location(file, k)
+                .unwrap_or_else(|| SourceLocation::synthetic(&file.path.display().to_string()));
+            let value = Value::from_json(v);
+            (k.clone(), Given { value, origin })
+        })
+        .collect())
+}
+
+/// The location of a JSON parser position (1-based line and column).
+fn json_location(file: &SourceFile, line: usize, column: usize) -> SourceLocation {
+    let line = line.max(1);
+    SourceLocation {
+        file: file.path.clone(),
+        line,
+        column: column.max(1),
+        snippet: file.text.lines().nth(line - 1).unwrap_or("").to_string(),
+    }
+}
+
+/// Where the top-level key `key` is written: its first occurrence as a JSON string followed by a
+/// colon (good enough to point a user at the right line).
+fn key_location(file: &SourceFile, key: &str) -> Option<SourceLocation> {
+    let quoted = serde_json::to_string(key).ok()?;
+    let mut from = 0;
+    while let Some(found) = file.text[from..].find(&quoted) {
+        let at = from + found;
+        let after = file.text[at + quoted.len()..].trim_start();
+        if after.starts_with(':') {
+            return Some(file.location(at));
+        }
+        from = at + quoted.len();
+    }
+    None
+}
+
+fn json_kind(json: &serde_json::Value) -> &'static str {
+    match json {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a bool",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 #[cfg(test)]
@@ -308,6 +377,35 @@ mod tests {
         assert!(TypeConstraint::Bool
             .convert(parse("maybe", TypeConstraint::Bool).unwrap())
             .is_err());
+    }
+
+    fn var_file(name: &str, text: &[u8]) -> Result<BTreeMap<String, Given>, Diagnostics> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(name), text).expect("write");
+        read_var_file(&dir.path().join(name), dir.path())
+    }
+
+    #[test]
+    fn values_in_files_are_located_at_their_line() {
+        let values = var_file("a.vars", b"\nn = 1\n").expect("reads");
+        assert_eq!(describe_origin(&values["n"].origin), "a.vars line 2");
+        let values = var_file("a.json", b"{\n  \"a\": 1,\n  \"n\": 2\n}\n").expect("reads");
+        assert_eq!(describe_origin(&values["n"].origin), "a.json line 3");
+        let flag = SourceLocation::synthetic("-var \"n=1\"");
+        assert_eq!(describe_origin(&flag), "-var \"n=1\"");
+    }
+
+    #[test]
+    fn blocks_bad_json_and_bad_utf8_in_var_files_are_located_errors() {
+        let err = var_file("a.vars", b"n = 1\nsettings {\n}\n").unwrap_err();
+        assert!(err.to_string().contains("a.vars line 2"), "{err}");
+        assert!(err.to_string().contains("Unexpected block"), "{err}");
+        let err = var_file("a.json", b"{\n  \"n\": \n").unwrap_err();
+        assert!(err.to_string().contains("a.json line 3"), "{err}");
+        let err = var_file("a.json", b"[1]").unwrap_err();
+        assert!(err.to_string().contains("got an array"), "{err}");
+        let err = var_file("a.vars", b"n = \"\xff\"\n").unwrap_err();
+        assert!(err.to_string().contains("a.vars line 1, column 6"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,7 +13,7 @@ use mesh_engine::evaluation::{eval_body, Evaluation, RepetitionBinding};
 use mesh_engine::provider::ProviderRegistry;
 use mesh_engine::render::ColorChoice;
 use mesh_engine::value::Value;
-use mesh_state::{LocalBackend, StateDocument, StateLock};
+use mesh_state::{Backend, HeldLock, LocalBackend, StateDocument};
 use sha2::{Digest, Sha256};
 
 /// An error of a command: diagnostics about the spec, or anything else.
@@ -56,8 +56,9 @@ pub type CommandResult = Result<i32, CommandError>;
 pub struct Workspace {
     /// The spec directory (absolute).
     pub dir: PathBuf,
-    /// Where state lives.
-    pub backend: LocalBackend,
+    /// Where state lives, and whether that is a remote backend: set up on first use from
+    /// the spec's backend block.
+    backend: OnceLock<(Arc<dyn Backend>, bool)>,
     /// Colors on stdout.
     pub color: ColorChoice,
 }
@@ -66,11 +67,48 @@ impl Workspace {
     /// The workspace of the current directory.
     pub fn current(color: ColorChoice) -> anyhow::Result<Workspace> {
         let dir = std::env::current_dir().context("cannot determine the current directory")?;
-        let backend = LocalBackend::new(dir.join(".mesh").join("state.json"));
         Ok(Workspace {
             dir,
-            backend,
+            backend: OnceLock::new(),
             color,
+        })
+    }
+
+    /// The local state file's backend: `.mesh/state.json` in the spec directory.
+    pub fn local_backend(&self) -> LocalBackend {
+        LocalBackend::new(self.dir.join(".mesh").join("state.json"))
+    }
+
+    /// Where state lives: the spec's `mesh { backend ... }` block, else the local file.
+    pub fn backend(&self) -> Result<Arc<dyn Backend>, CommandError> {
+        Ok(self.opened()?.0.clone())
+    }
+
+    /// Whether state lives in a remote backend (not the local file).
+    pub fn is_remote(&self) -> Result<bool, CommandError> {
+        Ok(self.opened()?.1)
+    }
+
+    fn opened(&self) -> Result<&(Arc<dyn Backend>, bool), CommandError> {
+        if let Some(opened) = self.backend.get() {
+            return Ok(opened);
+        }
+        let choice = match self.load_config() {
+            Ok(module) => crate::backend_config::choose(&module.settings)?,
+            // Without spec files (state commands in a bare directory) state is local.
+            Err(_) if !self.has_spec_files() => crate::backend_config::BackendChoice::Local,
+            Err(diags) => return Err(diags.into()),
+        };
+        let remote = !matches!(choice, crate::backend_config::BackendChoice::Local);
+        let backend = crate::backend_config::open(choice, self.local_backend().path())?;
+        Ok(self.backend.get_or_init(|| (backend, remote)))
+    }
+
+    fn has_spec_files(&self) -> bool {
+        std::fs::read_dir(&self.dir).is_ok_and(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .any(|e| e.path().extension().is_some_and(|x| x == "hcl"))
         })
     }
 
@@ -89,25 +127,49 @@ impl Workspace {
         Ok(module)
     }
 
-    /// The stored state, if any.
-    pub fn load_state(&self) -> Result<Option<StateDocument>, mesh_state::StateError> {
-        self.backend.load()
+    /// The stored state, if any. A remote backend without state while a local state file
+    /// exists is an error: that state must be migrated first, or mesh would start afresh and
+    /// create everything again.
+    pub fn load_state(&self) -> Result<Option<StateDocument>, CommandError> {
+        let backend = self.backend()?;
+        let doc = backend.load()?;
+        if doc.is_none() && self.is_remote()? && self.local_backend().path().exists() {
+            return Err(anyhow::anyhow!(
+                "the spec stores state in the {}, which has no state yet, but {} holds a local \
+                 state: run `mesh state migrate --to backend` to move it there (or remove the \
+                 local file if it is obsolete)",
+                backend.describe(),
+                self.local_backend().path().display()
+            )
+            .into());
+        }
+        Ok(doc)
     }
 
-    /// Take the state lock.
+    /// Take the state lock; an interrupt that exits the process releases it.
     pub fn lock(
         &self,
         operation: &str,
         timeout: Duration,
-    ) -> Result<StateLock, mesh_state::StateError> {
-        let lock = self.backend.lock(operation, timeout)?;
-        crate::signals::holding_lock(lock.path().to_path_buf(), lock.info().id.clone());
+    ) -> Result<Box<dyn HeldLock>, CommandError> {
+        let lock = self.backend()?.lock(operation, timeout)?;
+        crate::signals::holding_lock(lock.releaser());
         Ok(lock)
     }
 }
 
 /// Every provider mesh ships.
 pub fn registry() -> ProviderRegistry {
+    registry_with_credentials().0
+}
+
+/// Every provider mesh ships, and the AKS credentials its Kubernetes providers fetch
+/// kubeconfigs with (through the azure provider, once configured): for commands that reach
+/// clusters themselves (`mesh status`).
+pub fn registry_with_credentials() -> (
+    ProviderRegistry,
+    Arc<dyn mesh_provider_kubernetes::ClusterCredentials>,
+) {
     let mut registry = ProviderRegistry::new();
     for p in mesh_engine::builtin::providers() {
         registry.register(p);
@@ -115,12 +177,13 @@ pub fn registry() -> ProviderRegistry {
     registry.register(Arc::new(mesh_provider_test::TestProvider::new()));
     let azure = Arc::new(mesh_provider_azure::AzureProvider::new());
     registry.register(azure.clone());
-    let kubernetes =
-        mesh_provider_kubernetes::KubernetesProvider::new(Some(Arc::new(AksCredentials(azure))));
+    let credentials: Arc<dyn mesh_provider_kubernetes::ClusterCredentials> =
+        Arc::new(AksCredentials(azure));
+    let kubernetes = mesh_provider_kubernetes::KubernetesProvider::new(Some(credentials.clone()));
     registry.register(Arc::new(kubernetes.istio()));
     registry.register(Arc::new(kubernetes));
     registry.register(Arc::new(mesh_provider_pki::PkiProvider::new()));
-    registry
+    (registry, credentials)
 }
 
 /// AKS admin credentials for the Kubernetes provider, fetched by the Azure provider.

@@ -5,11 +5,13 @@
 //! the stored resources (persisted under `.mesh/`), ARM semantics (IDs, parents,
 //! provisioningState, long-running operations, errors, throttling, faults), the Key Vault data
 //! plane, a Kubernetes API for every AKS cluster (`kube`, at `{url}/aks/{cluster}`, where the
-//! cluster's kubeconfig points), and one behaviour file per resource type ([`types`]). It must
+//! cluster's kubeconfig points) with a simulated mesh data plane (`dataplane`: curl from a pod,
+//! [`LocalCloud::exec`]), and one behaviour file per resource type ([`types`]). It must
 //! not know mesh's engine or providers: it is tested, and usable, with any ARM client.
 #![deny(missing_docs)]
 
 pub mod arm;
+mod dataplane;
 pub mod keyvault;
 mod kube;
 mod limits;

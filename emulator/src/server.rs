@@ -178,6 +178,7 @@ impl LocalCloud {
             .route("/_admin/resources", get(admin_resources))
             .route("/_admin/reset", post(admin_reset))
             .route("/_admin/mutate", post(admin_mutate))
+            .route("/_admin/exec", post(admin_exec))
             .route("/_admin/kubeconfig", get(admin_kubeconfig))
             .route("/_admin/faults", get(get_faults).post(set_faults))
             .route("/_admin/throttle", get(get_throttle).post(set_throttle))
@@ -258,6 +259,17 @@ impl LocalCloud {
     /// `"changes"` (`{"path", "before", "after"}`), a delete the objects `"removed"` with it.
     pub fn mutate(&self, request: &Json) -> Result<Json, (u16, String)> {
         mutate(&self.shared, request)
+    }
+
+    /// Run a command in a pod of an AKS cluster, as `kubectl exec` would, through the mesh
+    /// data plane the local cloud simulates ([`crate::dataplane`]): only `curl` runs. `request`
+    /// is what `POST /_admin/exec` takes: `{"cluster", "namespace", "workload", "command":
+    /// ["curl", ...]}`, with `"run": true` for a throwaway pod named `workload` (as `kubectl
+    /// run`) and `"count": N` to run it N times. The answer names the `"cluster"` and `"pod"`
+    /// and lists `"results"`: `{"stdout", "stderr", "exitCode"}` per run. An error is (status,
+    /// message): no such cluster, or a malformed request.
+    pub fn exec(&self, request: &Json) -> Result<Json, (u16, String)> {
+        crate::dataplane::exec(&self.shared, request)
     }
 
     /// The admin kubeconfig of the AKS cluster named `cluster_name` (case-insensitive; the
@@ -598,6 +610,23 @@ async fn admin_mutate(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
         }
     };
     match mutate(&shared, &request) {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err((status, message)) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            message,
+        )
+            .into_response(),
+    }
+}
+
+async fn admin_exec(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let request = match serde_json::from_slice::<Json>(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("invalid request: {e}")).into_response()
+        }
+    };
+    match crate::dataplane::exec(&shared, &request) {
         Ok(answer) => axum::Json(answer).into_response(),
         Err((status, message)) => (
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),

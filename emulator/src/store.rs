@@ -120,6 +120,11 @@ pub struct Cloud {
     /// The Kubernetes API objects of each AKS cluster, by the cluster's key.
     #[serde(default)]
     pub(crate) kube: BTreeMap<String, crate::kube::ClusterObjects>,
+    /// The mesh data plane's load-balancing counters ([`crate::dataplane`]): how often each
+    /// caller picked among each set of destinations, so that consecutive calls rotate as
+    /// Envoy's do, also across runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) mesh_calls: BTreeMap<String, u64>,
     /// Changed since the last save.
     #[serde(skip)]
     pub dirty: bool,
@@ -277,6 +282,7 @@ impl Cloud {
         self.operations.clear();
         self.vaults.clear();
         self.kube.clear();
+        self.mesh_calls.clear();
         self.dirty = true;
     }
 }

@@ -51,6 +51,43 @@ fn segments(address: &str) -> Vec<&str> {
     parts
 }
 
+/// Whether `address` has the outline of a resource instance address: `module.NAME[KEY]`
+/// pairs, then `data` or not, then `TYPE.NAME[KEY]`, where keys are numbers or JSON strings.
+pub(crate) fn is_instance_address(address: &str) -> bool {
+    let parts = segments(address);
+    let mut rest = parts.as_slice();
+    while let ["module", call, tail @ ..] = rest {
+        if !is_name_with_key(call) {
+            return false;
+        }
+        rest = tail;
+    }
+    if let ["data", tail @ ..] = rest {
+        rest = tail;
+    }
+    matches!(rest, [kind, name] if is_identifier(kind) && is_name_with_key(name))
+}
+
+fn is_identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `name`, `name[0]` or `name["key"]`.
+fn is_name_with_key(text: &str) -> bool {
+    let Some(open) = text.find('[') else {
+        return is_identifier(text);
+    };
+    let (name, key) = text.split_at(open);
+    let Some(inner) = key.strip_prefix('[').and_then(|k| k.strip_suffix(']')) else {
+        return false;
+    };
+    let numeric = !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit());
+    let quoted = serde_json::from_str::<String>(inner).is_ok();
+    is_identifier(name) && (numeric || quoted)
+}
+
 /// `module.a`, `module.a["k"].module.b`, … (but not a resource inside one).
 fn is_module_path(address: &str) -> bool {
     let parts = segments(address);
@@ -172,6 +209,33 @@ impl StateDocument {
 mod tests {
     use super::*;
     use crate::document::tests::instance;
+
+    #[test]
+    fn instance_address_outlines() {
+        for good in [
+            "mesh_data.a",
+            "data.azure_client_config.current",
+            "mesh_data.a[0]",
+            "mesh_data.a[\"k.e]y\"]",
+            "module.net[\"eu\"].module.sub[2].test_resource.x-y",
+        ] {
+            assert!(is_instance_address(good), "{good}");
+        }
+        for bad in [
+            "",
+            "not an address!",
+            "mesh_data",
+            "mesh_data.",
+            "mesh_data.a.b",
+            "module.m",
+            "mesh_data.a[x]",
+            "mesh_data.a[]",
+            "mesh_data.a[\"open]",
+            "9type.a",
+        ] {
+            assert!(!is_instance_address(bad), "{bad}");
+        }
+    }
 
     fn doc(addresses: &[&str]) -> StateDocument {
         let mut doc = StateDocument::new();

@@ -294,6 +294,13 @@ impl StateDocument {
     /// Rejects format versions other than [`FORMAT_VERSION`] before looking at
     /// the rest, and reports malformed JSON with the parser's line and column.
     pub fn from_json(bytes: &[u8], path: &Path) -> Result<Self, StateError> {
+        // serde reads a struct from an array too, which would make `[...]` fail with a
+        // confusing message about its first element.
+        if let Some(at) = bytes.iter().position(|b| !b.is_ascii_whitespace()) {
+            if bytes[at] != b'{' {
+                return Err(malformed_at(path, bytes, at, "expected a JSON object"));
+            }
+        }
         let header: Header = serde_json::from_slice(bytes).map_err(|e| malformed(path, &e))?;
         if let Some(found) = header.format_version {
             if found != FORMAT_VERSION {
@@ -307,7 +314,70 @@ impl StateDocument {
         let mut doc: StateDocument =
             serde_json::from_slice(bytes).map_err(|e| malformed(path, &e))?;
         doc.normalize();
+        doc.check_addresses(bytes, path)?;
         Ok(doc)
+    }
+
+    /// Every object has an instance address, and no address holds two current objects (or two
+    /// deposed objects with one key): a file edited into another shape is refused, not guessed
+    /// at. The document must be sorted.
+    fn check_addresses(&self, bytes: &[u8], path: &Path) -> Result<(), StateError> {
+        let addresses = self
+            .resources
+            .iter()
+            .chain(self.pending.iter().map(|p| &p.instance))
+            .map(|r| &r.address);
+        for address in addresses {
+            if !crate::address::is_instance_address(address) {
+                let at = address_offset(bytes, address, 0);
+                let message = format!("{address:?} is not a resource instance address");
+                return Err(malformed_at(path, bytes, at, &message));
+            }
+        }
+        for pair in self.resources.windows(2) {
+            if pair[0].address == pair[1].address && pair[0].deposed == pair[1].deposed {
+                let at = address_offset(bytes, &pair[1].address, 1);
+                let message = format!(
+                    "resource instance {} appears more than once",
+                    pair[1].address
+                );
+                return Err(malformed_at(path, bytes, at, &message));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The byte offset of the `skip`-th (0-based) `"address": "ADDRESS"` in a state file, or 0.
+fn address_offset(bytes: &[u8], address: &str, skip: usize) -> usize {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return 0;
+    };
+    let Ok(quoted) = serde_json::to_string(address) else {
+        return 0;
+    };
+    text.match_indices("\"address\"")
+        .filter(|(at, key)| {
+            let rest = text[at + key.len()..].trim_start();
+            rest.strip_prefix(':')
+                .is_some_and(|r| r.trim_start().starts_with(&quoted))
+        })
+        .nth(skip)
+        .map_or(0, |(at, _)| at)
+}
+
+/// A [`StateError::Malformed`] at a byte offset of the file.
+fn malformed_at(path: &Path, bytes: &[u8], offset: usize, message: &str) -> StateError {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    StateError::Malformed {
+        path: path.to_path_buf(),
+        line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+        column: offset - line_start + 1,
+        message: message.to_string(),
     }
 }
 
@@ -350,6 +420,43 @@ pub(crate) mod tests {
             create_before_destroy: false,
             deposed: None,
         }
+    }
+
+    #[test]
+    fn tampered_documents_are_refused_at_their_line() {
+        let path = Path::new("state.json");
+        let mut doc = StateDocument::new();
+        doc.upsert(instance("mesh_data.a"));
+        doc.upsert(instance("mesh_data.b"));
+        let good = String::from_utf8(doc.to_json().unwrap()).unwrap();
+        assert!(StateDocument::from_json(good.as_bytes(), path).is_ok());
+
+        let twice = good.replace("\"mesh_data.b\"", "\"mesh_data.a\"");
+        let err = StateDocument::from_json(twice.as_bytes(), path).unwrap_err();
+        let line = 1 + twice[..twice.rfind("\"address\"").unwrap()]
+            .matches('\n')
+            .count();
+        assert!(
+            err.to_string().starts_with(&format!("state.json:{line}:")),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("mesh_data.a appears more than once"),
+            "{err}"
+        );
+
+        let garbage = good.replace("\"mesh_data.b\"", "\"not an address!\"");
+        let err = StateDocument::from_json(garbage.as_bytes(), path).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is not a resource instance address"),
+            "{err}"
+        );
+
+        let err = StateDocument::from_json(format!("\n [{good}]").as_bytes(), path).unwrap_err();
+        assert!(err.to_string().starts_with("state.json:2:2: "), "{err}");
+        assert!(err.to_string().contains("expected a JSON object"), "{err}");
     }
 
     #[test]

@@ -126,6 +126,80 @@ pub enum StateError {
         /// Who holds the lock now, if anyone.
         holder: Option<LockInfo>,
     },
+
+    /// The state is locked by someone else through a remote lease.
+    #[error("{}", lease_message(info, *stale, *lease_seconds))]
+    LeaseHeld {
+        /// The current holder, as recorded with the lease.
+        info: LockInfo,
+        /// True when the holder is known to be gone (a dead process on this host).
+        stale: bool,
+        /// How long the lease lasts without renewal.
+        lease_seconds: u32,
+    },
+
+    /// A past version asked for is not kept.
+    #[error("there is no snapshot {id} in the history of the {backend}; `mesh state history` lists them")]
+    NoSnapshot {
+        /// The snapshot ID asked for.
+        id: String,
+        /// The backend's description.
+        backend: String,
+    },
+
+    /// A remote storage service refused a request.
+    #[error("could not {action} ({target}): HTTP {status} {code}: {message}")]
+    Remote {
+        /// What was being done, e.g. "read the state".
+        action: String,
+        /// The blob or container involved, e.g. `azure_blob://acct/container/key`.
+        target: String,
+        /// The HTTP status.
+        status: u16,
+        /// The service's error code, e.g. `AuthorizationFailure`.
+        code: String,
+        /// The service's message (first line).
+        message: String,
+    },
+
+    /// A remote storage service could not be reached.
+    #[error("could not {action} ({target}): {message}")]
+    Network {
+        /// What was being done.
+        action: String,
+        /// The blob or container involved.
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// A backend's settings are invalid.
+    #[error("{0}")]
+    Config(String),
+
+    /// `mesh state push` refused to replace the stored state.
+    #[error("{0}")]
+    PushRejected(String),
+
+    /// An encrypted file could not be decrypted.
+    #[error("{}: cannot decrypt: {reason}", path.display())]
+    Decrypt {
+        /// The file (or blob).
+        path: PathBuf,
+        /// Why: wrong key, damaged data, unknown format.
+        reason: String,
+    },
+
+    /// An encrypted file was read without any key configured.
+    #[error(
+        "{} is encrypted, but no encryption key is configured: add an encryption block to the \
+         spec's mesh block and set its passphrase (see docs/state.md, Encryption at rest)",
+        path.display()
+    )]
+    Encrypted {
+        /// The file (or blob).
+        path: PathBuf,
+    },
 }
 
 impl StateError {
@@ -191,6 +265,28 @@ fn locked_message(info: &LockInfo, stale: bool) -> String {
         };
         message.push_str(&format!(
             "; {why} — if you are sure no other mesh is working on this state, run: \
+             mesh force-unlock {}",
+            info.id
+        ));
+    }
+    message
+}
+
+fn lease_message(info: &LockInfo, stale: bool, lease_seconds: u32) -> String {
+    let mut message = holder_description(info);
+    if stale {
+        message.push_str(&format!(
+            "; that process is no longer running and its lease expires within {lease_seconds} s \
+             of its last renewal — wait for it (--lock-timeout {}s), or if you are sure no other \
+             mesh is working on this state, run: mesh force-unlock {}",
+            lease_seconds + 5,
+            info.id
+        ));
+    } else {
+        message.push_str(&format!(
+            "; the lock is a {lease_seconds}-second lease that its holder renews while it works, \
+             so a holder that was killed lets it go within {lease_seconds} s (wait with \
+             --lock-timeout); if you are sure no other mesh is working on this state, run: \
              mesh force-unlock {}",
             info.id
         ));

@@ -9,8 +9,12 @@
 //! lock ([`StateLock`]) naming its holder, with stale-lock detection and
 //! [`force_unlock`].
 //!
-//! It must not know anything of HCL, providers or clouds: attributes are opaque
-//! JSON values and provider names are plain strings. Planning, diffing and
+//! Commands use state through the [`Backend`] trait, which [`LocalBackend`] and
+//! [`AzureBlobBackend`] (a blob container, locked with a renewed blob lease, with the blob's
+//! snapshots as history) implement; [`transfer`] copies state between backends.
+//!
+//! It must not know anything of HCL or providers, and of clouds only where state is
+//! stored: attributes are opaque JSON values and provider names are plain strings. Planning, diffing and
 //! evaluating belong to the engine; printing and flags belong to the CLI.
 
 #![deny(missing_docs)]
@@ -19,6 +23,9 @@
 #![allow(clippy::result_large_err)]
 
 mod address;
+pub mod azure;
+pub mod backend;
+pub mod crypto;
 pub mod document;
 mod error;
 pub mod journal;
@@ -26,13 +33,17 @@ pub mod local;
 pub mod lock;
 mod lockfile;
 mod sys;
+pub mod transfer;
 
 pub use address::address_matches;
+pub use azure::{AccessTokens, AzureBlobBackend, AzureBlobConfig, BlobCredential};
+pub use backend::{Backend, HeldLock, SnapshotInfo, StoredSizes};
+pub use crypto::{Encryption, KdfParams, KeySource, KeyWrapper};
 pub use document::{
     OutputState, PathStep, PendingKind, PendingOperation, ResourceInstanceState, ResourceMode,
     StateDocument, FORMAT_VERSION, WRITER_VERSION,
 };
 pub use error::StateError;
 pub use journal::{JournalBatch, JournalEntry};
-pub use local::LocalBackend;
+pub use local::{LocalBackend, BACKUP_ID};
 pub use lock::{force_unlock, lock_is_stale, read_lock, LockInfo, StateLock, UNREADABLE_LOCK_ID};

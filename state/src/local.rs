@@ -4,13 +4,16 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backend::{Backend, HeldLock, SnapshotInfo, StoredSizes};
+use crate::crypto::{self, Encryption};
 use crate::document::StateDocument;
 use crate::error::StateError;
 use crate::journal::{self, JournalBatch, ReplayError};
-use crate::lock::StateLock;
-use crate::sys::{parent_dir, sync_dir};
+use crate::lock::{force_unlock, read_lock, LockInfo, StateLock};
+use crate::sys::{parent_dir, rfc3339, sync_dir};
 
 /// A state file on the local disk, e.g. `DIR/.mesh/state.json`, with its
 /// backup `DIR/.mesh/state.json.backup`, journal `DIR/.mesh/state.json.journal`
@@ -18,6 +21,8 @@ use crate::sys::{parent_dir, sync_dir};
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
     path: PathBuf,
+    /// When set, everything written is encrypted (snapshot, backup, journal lines).
+    encryption: Option<Arc<Encryption>>,
 }
 
 impl LocalBackend {
@@ -25,7 +30,21 @@ impl LocalBackend {
     pub fn new(state_path: impl Into<PathBuf>) -> Self {
         LocalBackend {
             path: state_path.into(),
+            encryption: None,
         }
+    }
+
+    /// The same backend, encrypting what it writes with `encryption` (and decrypting what it
+    /// reads; plain files are still read, so encryption can be turned on for an existing
+    /// state).
+    pub fn with_encryption(mut self, encryption: Option<Arc<Encryption>>) -> Self {
+        self.encryption = encryption;
+        self
+    }
+
+    fn decode(&self, bytes: &[u8], path: &Path) -> Result<StateDocument, StateError> {
+        let plain = crypto::open_file(self.encryption.as_deref(), bytes, path)?;
+        StateDocument::from_json(&plain, path)
     }
 
     /// The state file.
@@ -78,9 +97,7 @@ impl LocalBackend {
 
     fn load_once(&self) -> Result<Option<StateDocument>, ReplayError> {
         let snapshot = match fs::read(&self.path) {
-            Ok(bytes) => {
-                Some(StateDocument::from_json(&bytes, &self.path).map_err(ReplayError::Fatal)?)
-            }
+            Ok(bytes) => Some(self.decode(&bytes, &self.path).map_err(ReplayError::Fatal)?),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => {
                 return Err(ReplayError::Fatal(StateError::io(
@@ -91,7 +108,8 @@ impl LocalBackend {
         };
         let journal_path = self.journal_path();
         let journal = match fs::read(&journal_path) {
-            Ok(bytes) => bytes,
+            Ok(bytes) => crypto::open_journal(self.encryption.as_deref(), &bytes, &journal_path)
+                .map_err(ReplayError::Fatal)?,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(snapshot),
             Err(e) => {
                 return Err(ReplayError::Fatal(StateError::io(
@@ -125,6 +143,9 @@ impl LocalBackend {
         debug_assert!(batch.serial > batch.prior_serial, "serials must grow");
         let path = self.journal_path();
         let mut line = serde_json::to_vec(batch).map_err(StateError::Encode)?;
+        if let Some(encryption) = &self.encryption {
+            line = encryption.seal(&line)?;
+        }
         line.push(b'\n');
         let (mut file, created) = open_journal(&path)?;
         let mut size = file
@@ -158,8 +179,9 @@ impl LocalBackend {
     /// and a journal whose batches it already contains (skipped on load).
     /// Creates missing parent directories. Does not change the serial: the
     /// caller sets it.
-    pub fn save(&self, doc: &StateDocument) -> Result<(), StateError> {
-        let bytes = doc.to_json()?;
+    /// Returns the size of the snapshot written.
+    pub fn save(&self, doc: &StateDocument) -> Result<u64, StateError> {
+        let bytes = crypto::seal_file(self.encryption.as_deref(), doc.to_json()?)?;
         let dir = parent_dir(&self.path);
         fs::create_dir_all(dir).map_err(StateError::io("create the state directory", dir))?;
         match fs::read(&self.path) {
@@ -176,13 +198,104 @@ impl LocalBackend {
         match fs::remove_file(&journal) {
             Ok(()) => {
                 sync_dir(dir);
-                Ok(())
+                Ok(bytes.len() as u64)
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(bytes.len() as u64),
             Err(e) => Err(StateError::io("remove the state journal", journal)(e)),
         }
     }
 }
+
+impl Backend for LocalBackend {
+    fn describe(&self) -> String {
+        format!("local state file {}", self.path.display())
+    }
+
+    fn load(&self) -> Result<Option<StateDocument>, StateError> {
+        LocalBackend::load(self)
+    }
+
+    fn save(&self, doc: &StateDocument) -> Result<u64, StateError> {
+        LocalBackend::save(self, doc)
+    }
+
+    fn append(&self, batch: &JournalBatch) -> Result<u64, StateError> {
+        LocalBackend::append(self, batch)
+    }
+
+    fn stored_sizes(&self) -> Result<StoredSizes, StateError> {
+        let size = |path: &Path, what: &'static str| match fs::metadata(path) {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StateError::io(what, path)(e)),
+        };
+        Ok(StoredSizes {
+            snapshot: size(&self.path, "read the size of")?,
+            journal: size(&self.journal_path(), "read the size of")?.unwrap_or(0),
+        })
+    }
+
+    fn lock(&self, operation: &str, timeout: Duration) -> Result<Box<dyn HeldLock>, StateError> {
+        Ok(Box::new(LocalBackend::lock(self, operation, timeout)?))
+    }
+
+    fn read_lock(&self) -> Result<Option<LockInfo>, StateError> {
+        read_lock(&self.lock_path())
+    }
+
+    fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+        force_unlock(&self.lock_path(), id)
+    }
+
+    /// The local backend keeps one previous snapshot: `<path>.backup`.
+    fn history(&self) -> Result<Vec<SnapshotInfo>, StateError> {
+        let path = self.backup_path();
+        let meta = match fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StateError::io("read", &path)(e)),
+        };
+        let doc = self.read_snapshot(BACKUP_ID)?;
+        Ok(vec![SnapshotInfo {
+            id: BACKUP_ID.to_string(),
+            taken: meta
+                .modified()
+                .map_or_else(|_| "unknown time".to_string(), rfc3339),
+            serial: Some(doc.serial),
+            bytes: meta.len(),
+        }])
+    }
+
+    fn read_snapshot(&self, id: &str) -> Result<StateDocument, StateError> {
+        if id != BACKUP_ID {
+            return Err(StateError::NoSnapshot {
+                id: id.to_string(),
+                backend: Backend::describe(self),
+            });
+        }
+        let path = self.backup_path();
+        let bytes = fs::read(&path).map_err(StateError::io("read the state backup", &path))?;
+        self.decode(&bytes, &path)
+    }
+
+    /// Write the backup again with the current key (after a rotation, or once encryption is
+    /// turned on), so that no copy of the state stays under an old key or in clear.
+    fn reencrypt_history(&self) -> Result<usize, StateError> {
+        let path = self.backup_path();
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(StateError::io("read the state backup", &path)(e)),
+        };
+        let doc = self.decode(&bytes, &path)?;
+        let sealed = crypto::seal_file(self.encryption.as_deref(), doc.to_json()?)?;
+        write_atomic(&path, &sealed)?;
+        Ok(1)
+    }
+}
+
+/// The name of the local backend's one history entry, its backup.
+pub const BACKUP_ID: &str = "backup";
 
 /// Open the journal for appending, creating it (and its directory) when
 /// missing; also says whether it was created.

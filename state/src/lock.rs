@@ -6,15 +6,13 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::backend::{HeldLock, FIRST_RETRY, MAX_RETRY};
 use crate::document::WRITER_VERSION;
 use crate::error::StateError;
 use crate::lockfile::{encode, observe};
 use crate::sys::{hostname, parent_dir, rfc3339, sync_dir, username};
 
 pub use crate::lockfile::{force_unlock, lock_is_stale, read_lock, LockInfo, UNREADABLE_LOCK_ID};
-
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-const MAX_RETRY: Duration = Duration::from_millis(250);
 
 /// A held state lock. Released (the lock file removed, if it is still ours)
 /// by [`release`](Self::release) or on drop.
@@ -41,14 +39,7 @@ impl StateLock {
         let dir = parent_dir(lock_path);
         fs::create_dir_all(dir).map_err(StateError::io("create the lock directory", dir))?;
         let host = hostname();
-        let mut info = LockInfo {
-            id: uuid::Uuid::new_v4().to_string(),
-            operation: operation.to_string(),
-            who: format!("{}@{host}", username()),
-            pid: std::process::id(),
-            created: String::new(),
-            version: WRITER_VERSION.to_string(),
-        };
+        let mut info = new_lock_info(operation, &host);
         let deadline = Instant::now() + timeout;
         let mut delay = FIRST_RETRY;
         loop {
@@ -108,6 +99,45 @@ impl StateLock {
     pub fn release(mut self) -> Result<(), StateError> {
         self.held = false;
         release_file(&self.path, &self.info.id)
+    }
+}
+
+/// A new lock record for this process (its `created` time is set when the lock is taken).
+pub(crate) fn new_lock_info(operation: &str, host: &str) -> LockInfo {
+    LockInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        operation: operation.to_string(),
+        who: format!("{}@{host}", username()),
+        pid: std::process::id(),
+        created: rfc3339(SystemTime::now()),
+        version: WRITER_VERSION.to_string(),
+    }
+}
+
+impl HeldLock for StateLock {
+    fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    fn check(&self) -> Result<(), StateError> {
+        match observe(&self.path)? {
+            Some(current) if current.info.id == self.info.id => Ok(()),
+            other => Err(StateError::LockLost {
+                id: self.info.id.clone(),
+                holder: other.map(|o| o.info),
+            }),
+        }
+    }
+
+    fn release(self: Box<Self>) -> Result<(), StateError> {
+        StateLock::release(*self)
+    }
+
+    fn releaser(&self) -> Box<dyn Fn() + Send + Sync> {
+        let (path, id) = (self.path.clone(), self.info.id.clone());
+        Box::new(move || {
+            let _ = force_unlock(&path, &id);
+        })
     }
 }
 

@@ -91,6 +91,11 @@ pub fn lock_is_stale(lock_path: &Path) -> Result<bool, StateError> {
     Ok(observe(lock_path)?.is_some_and(|o| o.stale))
 }
 
+/// Whether a lock holder is known to be gone: a process of this host that no longer runs.
+pub(crate) fn holder_gone(host: &str, pid: u32) -> bool {
+    host != "unknown" && host == hostname() && !process_alive(pid)
+}
+
 pub(crate) fn encode(info: &LockInfo, host: &str) -> Result<Vec<u8>, StateError> {
     let record = LockRecord {
         id: info.id.clone(),
@@ -117,7 +122,7 @@ pub(crate) fn observe(path: &Path) -> Result<Option<Observed>, StateError> {
             let host = record.who.rsplit_once('@').map_or("", |(_, h)| h);
             host.to_string()
         });
-        let stale = host != "unknown" && host == hostname() && !process_alive(record.pid);
+        let stale = holder_gone(&host, record.pid);
         let info = LockInfo {
             id: record.id,
             operation: record.operation,

@@ -25,6 +25,7 @@ mod modules;
 mod ordering;
 mod outputs_state;
 mod repetition;
+mod remote_state;
 mod replace;
 mod saved_plans;
 mod scenarios;

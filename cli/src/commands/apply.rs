@@ -13,7 +13,7 @@ use mesh_state::StateDocument;
 use super::plan::{load_plan, make_plan, make_plan_with, print_plan_warnings, Planned};
 use crate::args::{parse_duration, ApplyArgs, DestroyArgs, PlanFlags};
 use crate::signals;
-use crate::state_bridge::{prior_state, FileStateSink};
+use crate::state_bridge::{prior_state, BackendStateSink};
 use crate::ui::{confirm, ConsoleProgress, Paint};
 use crate::workspace::{
     config_digest, configure_providers, registry, CommandError, CommandResult, Workspace,
@@ -126,20 +126,21 @@ async fn saved_plan(ws: &Workspace, path: &std::path::Path) -> Result<Planned, C
     let current_lineage = doc.as_ref().map(|d| d.lineage.clone());
     let current_serial = doc.as_ref().map(|d| d.serial).unwrap_or(0);
     if plan.prior_state.lineage.is_some() && plan.prior_state.lineage != current_lineage {
-        return Err(anyhow::anyhow!("Saved plan is stale: it was made for a different state (lineage {}); run mesh plan again", plan.prior_state.lineage.clone().unwrap_or_default()).into());
+        return Err(anyhow::anyhow!("Saved plan is stale: it was made for a different state (lineage {}); run mesh plan -out {} again", plan.prior_state.lineage.clone().unwrap_or_default(), path.display()).into());
     }
     if plan.prior_state.serial != current_serial {
         return Err(anyhow::anyhow!(
-            "Saved plan is stale: the state has changed since the plan was made (serial {} then, {} now); run mesh plan again",
+            "Saved plan is stale: the state has changed since the plan was made (serial {} then, {} now); run mesh plan -out {} again",
             plan.prior_state.serial,
-            current_serial
+            current_serial,
+            path.display()
         )
         .into());
     }
     let root = ws.load_config()?;
     let variables = plan.variable_values();
     if config_digest(&root, &variables) != plan.config_digest {
-        return Err(anyhow::anyhow!("Saved plan is stale: the spec files changed since the plan was made; run mesh plan again").into());
+        return Err(anyhow::anyhow!("Saved plan is stale: the spec files changed since the plan was made; run mesh plan -out {} again", path.display()).into());
     }
     let providers = registry();
     let evaluation = Evaluation::new(root.clone(), variables, true);
@@ -203,10 +204,7 @@ async fn execute(
     println!();
     let doc = ws.load_state()?.unwrap_or_else(StateDocument::new);
     let recovered = crate::recovery::interrupted(&doc, &providers).await;
-    let sink = Arc::new(FileStateSink::new(
-        mesh_state::LocalBackend::new(ws.backend.path()),
-        doc,
-    ));
+    let sink = Arc::new(BackendStateSink::new(ws.backend()?, doc));
     // What a crash left in flight, as the plan saw it: written before anything else.
     if let Err(e) = sink.record(recovered) {
         eprintln!("\n{}\n\n{e}", paint.red("Error: saving state failed"));
@@ -247,7 +245,7 @@ async fn execute(
     let compacted = sink.compact();
     print_report(&report, &plan, verb, &paint);
     if let Err(e) = compacted {
-        eprintln!("\n{}\n\n{e}\n(Every completed operation is in .mesh/state.json.journal; the next command replays it.)", paint.red("Error: writing the state snapshot failed"));
+        eprintln!("\n{}\n\n{e}\n(Every completed operation is in the state journal; the next command replays it.)", paint.red("Error: writing the state snapshot failed"));
         return Ok(1);
     }
     if aborted.is_cancelled() {

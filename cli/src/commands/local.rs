@@ -1,4 +1,4 @@
-//! `mesh local serve|status|reset|delete|tag|set|kube-patch|kube-delete|kubeconfig`: the local
+//! `mesh local serve|status|reset|delete|tag|set|kube-patch|kube-delete|kubeconfig|exec`: the local
 //! cloud as a standalone server, its data, changes made to it behind mesh's back (drift, for
 //! tests and demos: to ARM resources here, to Kubernetes objects in [`super::local_kube`]), and
 //! the kubeconfigs of its AKS clusters' Kubernetes APIs.
@@ -9,6 +9,7 @@ use clap::Subcommand;
 use mesh_emulator::{LocalCloud, LocalCloudOptions, Throttle, TlsConfig};
 use serde_json::{json, Value as Json};
 
+use super::local_exec;
 use super::local_kube::{self, KubeObject, KubePatchType};
 use crate::local_cloud::{
     announce_server, data_dir, faults, running_server, time_factor, withdraw_server,
@@ -140,6 +141,36 @@ pub enum LocalCommand {
         /// Data directory (default: .mesh/local-cloud in the spec directory).
         #[arg(long = "data-dir", value_name = "DIR")]
         data_dir: Option<PathBuf>,
+    },
+    /// Run curl in a pod of an AKS cluster, as `kubectl exec` would, through the mesh data
+    /// plane the local cloud simulates: the answer names the pod, version and cluster that
+    /// served the call, or the failure a real client would see.
+    ///
+    /// E.g. `mesh local exec aks-cluster1-mn sample/sleep -- curl -sS
+    /// helloworld.sample:5000/hello`; `-v` shows the path the call took through the mesh.
+    Exec {
+        /// The cluster's name (case-insensitive).
+        #[arg(value_name = "CLUSTER")]
+        cluster: String,
+        /// The pod: NAMESPACE/DEPLOYMENT (its first running pod) or NAMESPACE/POD.
+        #[arg(value_name = "NAMESPACE/WORKLOAD")]
+        workload: String,
+        /// Run in a throwaway pod named WORKLOAD, as `kubectl run` makes one (injected like
+        /// any new pod of the namespace), instead of an existing pod.
+        #[arg(long)]
+        run: bool,
+        /// Run the command N times (e.g. 200 calls to see a weighted split).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        count: u64,
+        /// Print how many runs printed each first line, instead of every output.
+        #[arg(long)]
+        summary: bool,
+        /// Data directory (default: .mesh/local-cloud in the spec directory).
+        #[arg(long = "data-dir", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The command, after `--`: curl and its arguments.
+        #[arg(value_name = "COMMAND", required = true, last = true)]
+        command: Vec<String>,
     },
 }
 
@@ -365,6 +396,24 @@ pub async fn run(command: &LocalCommand) -> CommandResult {
             local_kube::delete(&base, dir.as_deref(), &target).await?;
             Ok(0)
         }
+        LocalCommand::Exec {
+            cluster,
+            workload,
+            run,
+            count,
+            summary,
+            data_dir: dir,
+            command,
+        } => {
+            let target = local_exec::ExecTarget {
+                cluster,
+                workload,
+                throwaway: *run,
+                command,
+                count: *count,
+            };
+            local_exec::run(&base, dir.as_deref(), &target, *summary).await
+        }
     }
 }
 
@@ -450,7 +499,7 @@ async fn get_admin(url: &str, path: &str) -> Result<String, String> {
 }
 
 /// POST JSON to a running server's admin endpoint (plain HTTP on loopback); the JSON answer.
-async fn post_admin(url: &str, path: &str, body: &Json) -> Result<Json, String> {
+pub(super) async fn post_admin(url: &str, path: &str, body: &Json) -> Result<Json, String> {
     let (status, content) = admin_request(url, "POST", path, Some(body)).await?;
     if status == 200 {
         serde_json::from_str(&content).map_err(|e| format!("unexpected answer from {url}: {e}"))

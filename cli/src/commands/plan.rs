@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use mesh_engine::config::{Module, ResourceMode};
 use mesh_engine::evaluation::Evaluation;
-use mesh_engine::plan::walk::{plan, PlanInput, PlanOptions};
-use mesh_engine::plan::{Action, Plan, PlanMode};
-use mesh_engine::provider::ProviderRegistry;
+use mesh_engine::plan::walk::{plan_checked, PlanInput, PlanOptions};
+use mesh_engine::plan::{Action, Plan, PlanMode, SavedPlanError};
+use mesh_engine::provider::{LocatedFinding, ProviderRegistry};
 use mesh_engine::render::{render_plan_human, render_plan_json};
 use mesh_engine::state_view::PriorState;
 
@@ -48,6 +48,20 @@ pub async fn make_plan_with(
     refresh: bool,
     refresh_only: bool,
 ) -> Result<Planned, CommandError> {
+    make_checked_plan(ws, flags, mode, refresh, refresh_only)
+        .await
+        .map(|(planned, _)| planned)
+}
+
+/// [`make_plan_with`], also returning what the providers' deployment checks found
+/// (`mesh check`).
+pub async fn make_checked_plan(
+    ws: &Workspace,
+    flags: &PlanFlags,
+    mode: PlanMode,
+    refresh: bool,
+    refresh_only: bool,
+) -> Result<(Planned, Vec<LocatedFinding>), CommandError> {
     if refresh_only && !refresh {
         return Err(anyhow::anyhow!(
             "--refresh-only cannot be used with --refresh=false: a refresh-only plan is made of \
@@ -70,11 +84,17 @@ pub async fn make_plan_with(
     let mut prior = prior_state(doc.as_ref());
     let mut drift = Vec::new();
     if refresh && !prior.instances.is_empty() {
-        let report =
-            mesh_engine::refresh::refresh(&mut prior, &providers, flags.parallelism).await?;
+        let progress = RefreshLines::new();
+        let report = mesh_engine::refresh::refresh_with_progress(
+            &mut prior,
+            &providers,
+            flags.parallelism,
+            &progress,
+        )
+        .await?;
         drift = report.drift;
     }
-    let mut plan = plan(PlanInput {
+    let checked = plan_checked(PlanInput {
         evaluation,
         providers: providers.clone(),
         prior: prior.clone(),
@@ -87,16 +107,59 @@ pub async fn make_plan_with(
         variables,
     })
     .await?;
+    let mut plan = checked.plan;
     plan.record_drift(drift, &root.drift.ignore);
     if refresh_only {
         keep_refresh_only(&mut plan);
     }
-    Ok(Planned {
+    let planned = Planned {
         plan,
         root,
         providers,
         prior,
-    })
+    };
+    Ok((planned, checked.findings))
+}
+
+/// Refresh progress on stderr for refreshes that take a while (thousands of instances against
+/// a throttled API): a line every few seconds, then how long it took.
+struct RefreshLines {
+    started: std::time::Instant,
+    last_line: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl RefreshLines {
+    /// Quiet for this long, and between two lines.
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+    fn new() -> RefreshLines {
+        RefreshLines {
+            started: std::time::Instant::now(),
+            last_line: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl mesh_engine::refresh::RefreshProgress for RefreshLines {
+    fn refreshed(&self, done: usize, total: usize) {
+        let now = std::time::Instant::now();
+        let elapsed = now.duration_since(self.started).as_secs_f64();
+        let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
+        let long = last.is_some() || elapsed >= Self::EVERY.as_secs_f64();
+        if done == total && long {
+            let rate = total as f64 / elapsed.max(1e-9);
+            eprintln!("Refreshed {total} instances in {elapsed:.1}s ({rate:.1} a second)");
+            return;
+        }
+        let due = match *last {
+            None => elapsed >= Self::EVERY.as_secs_f64(),
+            Some(t) => now.duration_since(t) >= Self::EVERY,
+        };
+        if due {
+            eprintln!("Refreshing state... {done}/{total} ({elapsed:.0}s)");
+            *last = Some(now);
+        }
+    }
 }
 
 /// Turn a plan into a refresh-only one: every instance that exists keeps its refreshed value
@@ -201,20 +264,16 @@ pub fn save_plan(plan: &Plan, path: &std::path::Path) -> Result<(), CommandError
     Ok(())
 }
 
-/// Read a plan file, checking its format version.
+/// Read a plan file, checking its format version and that every change is one mesh could have
+/// planned (a plan edited by hand or cut short is refused before anything acts on it).
 pub fn load_plan(path: &std::path::Path) -> Result<Plan, CommandError> {
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("cannot read plan file {}: {e}", path.display()))?;
-    let plan: Plan = serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not a mesh plan file: {e}", path.display()))?;
-    if plan.format_version != mesh_engine::plan::PLAN_FORMAT_VERSION {
-        return Err(anyhow::anyhow!(
-            "{} has plan format version {}, this mesh reads version {}",
-            path.display(),
-            plan.format_version,
-            mesh_engine::plan::PLAN_FORMAT_VERSION
-        )
-        .into());
-    }
-    Ok(plan)
+    mesh_engine::plan::decode_saved_plan(&bytes).map_err(|e| {
+        let problem = match e {
+            SavedPlanError::Syntax { .. } => format!("is not a mesh plan file: {e}"),
+            _ => format!("is not a usable mesh plan file: {e}"),
+        };
+        anyhow::anyhow!("{} {problem}", path.display()).into()
+    })
 }

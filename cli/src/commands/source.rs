@@ -17,6 +17,8 @@ use crate::workspace::{registry, CommandResult, Workspace};
 /// plan-time checks without any I/O and without touching state.
 pub async fn validate(ws: &Workspace) -> CommandResult {
     let root = ws.load_config()?;
+    // The backend block is checked like the rest (it needs no network to check).
+    crate::backend_config::choose(&root.settings)?;
     let providers = registry();
     let mut diags = mesh_engine::validate::validate(&root, &providers);
     if diags.has_errors() {

@@ -1,4 +1,5 @@
-//! `mesh state list|show|rm|mv`, `mesh show`, `mesh force-unlock`.
+//! `mesh state list|show|rm|mv`, `mesh show`, `mesh force-unlock` (`mesh state
+//! pull|push|history|migrate` are in `state_transfer`).
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use mesh_engine::config::ResourceMode as EngineMode;
 use mesh_engine::render::render_value;
 
 use super::plan::load_plan;
+use super::state_transfer;
 use crate::args::{ForceUnlockArgs, OutputFormat, ShowArgs, StateCommand};
 use crate::state_bridge::instance_value;
 use crate::ui::confirm;
@@ -57,7 +59,7 @@ pub fn run(ws: &Workspace, command: &StateCommand) -> CommandResult {
                 removed.extend(doc.remove_matching(address)?);
             }
             doc.serial += 1;
-            ws.backend.save(&doc)?;
+            ws.backend()?.save(&doc)?;
             for r in &removed {
                 println!("Removed {r}");
             }
@@ -74,10 +76,14 @@ pub fn run(ws: &Workspace, command: &StateCommand) -> CommandResult {
                 .ok_or_else(|| anyhow::anyhow!("there is no state yet"))?;
             let moved = doc.move_address(from, to)?;
             doc.serial += 1;
-            ws.backend.save(&doc)?;
+            ws.backend()?.save(&doc)?;
             println!("Move \"{from}\" to \"{to}\"\nSuccessfully moved {moved} object(s).");
             Ok(0)
         }
+        StateCommand::Pull { snapshot } => state_transfer::pull(ws, snapshot.as_deref()),
+        StateCommand::Push { file, force } => state_transfer::push(ws, file, *force),
+        StateCommand::History => state_transfer::history(ws),
+        StateCommand::Migrate { to, force } => state_transfer::migrate(ws, *to, *force),
     }
 }
 
@@ -170,11 +176,11 @@ fn redact(value: &mesh_engine::value::Value) -> serde_json::Value {
 /// `mesh force-unlock ID [--force]`: as Terraform's, asks for "yes" unless `--force` (and
 /// refuses to ask without a terminal).
 pub fn force_unlock(ws: &Workspace, args: &ForceUnlockArgs) -> CommandResult {
-    let lock_path = ws.backend.lock_path();
+    let backend = ws.backend()?;
     let id = args.id.as_str();
     // Only a lock that would be removed is worth a question: no lock, or another ID, fails
     // below with the holder named.
-    let holder = mesh_state::read_lock(&lock_path)?.filter(|info| info.id == id);
+    let holder = backend.read_lock()?.filter(|info| info.id == id);
     if let (Some(holder), false) = (holder, args.force) {
         let detail = format!(
             "mesh will remove the lock {id} on the state, held by {} for {} since {}.\n  \
@@ -187,7 +193,7 @@ pub fn force_unlock(ws: &Workspace, args: &ForceUnlockArgs) -> CommandResult {
             return Ok(1);
         }
     }
-    let info = mesh_state::force_unlock(&lock_path, id)?;
+    let info = backend.force_unlock(id)?;
     println!(
         "mesh state has been successfully unlocked (the lock {} was held by {} for {}).",
         info.id, info.who, info.operation

@@ -64,6 +64,8 @@ pub(crate) struct ClusterCtx {
     /// Subnets of the node subnet's virtual network: (name, prefix) (for internal load
     /// balancers that name another subnet).
     pub vnet_subnets: Vec<(String, IpNet)>,
+    /// The node subnet's virtual network (its lowercase ID), what pods route over.
+    pub node_vnet: Option<String>,
     /// Nodes in all pools.
     pub nodes: u64,
     /// The name pods are scheduled on.
@@ -189,6 +191,7 @@ pub(crate) fn context(cloud: &Cloud, env: &Env, key: &str, now: f64) -> Option<C
         pod_cidr,
         node_subnet,
         vnet_subnets,
+        node_vnet: subnet_id.as_ref().and_then(ArmId::parent).map(|v| v.key()),
         nodes: pools
             .iter()
             .map(|p| p.get("count").and_then(Json::as_u64).unwrap_or(1))

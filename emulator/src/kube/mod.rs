@@ -18,11 +18,11 @@
 
 pub(crate) mod admin;
 mod apply;
-mod cluster;
-mod controllers;
+pub(crate) mod cluster;
+pub(crate) mod controllers;
 mod discovery;
 mod kinds;
-mod objects;
+pub(crate) mod objects;
 mod patch;
 mod path;
 mod selectors;
@@ -93,7 +93,8 @@ impl Hub {
     }
 }
 
-fn env(shared: &Shared) -> Env<'_> {
+/// The environment of the Kubernetes APIs (also what the mesh data plane reads clusters with).
+pub(crate) fn env(shared: &Shared) -> Env<'_> {
     Env {
         types: &shared.types,
         base_url: &shared.base_url,
@@ -142,7 +143,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
 }
 
 /// Settle ARM operations and the controllers of every cluster.
-fn settle(cloud: &mut Cloud, shared: &Shared, now: f64) -> bool {
+pub(crate) fn settle(cloud: &mut Cloud, shared: &Shared, now: f64) -> bool {
     cloud.settle(now);
     controllers::settle(cloud, &env(shared), now)
 }

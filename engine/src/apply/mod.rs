@@ -8,15 +8,15 @@
 
 mod operation;
 pub mod recovery;
+mod schedule;
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+pub use schedule::{SchedulingOrder, DEFAULT_EXPECTED};
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use petgraph::graph::NodeIndex;
-use petgraph::visit::{Dfs, EdgeRef};
-use petgraph::Direction;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -128,6 +128,8 @@ pub struct ApplyInput {
     pub prior: PriorState,
     /// At most this many operations at once.
     pub parallelism: usize,
+    /// Which ready operations start first when they cannot all start at once.
+    pub order: SchedulingOrder,
     /// Interrupt tokens.
     pub interrupt: Interrupt,
     /// State persistence.
@@ -211,6 +213,7 @@ pub async fn apply(input: ApplyInput) -> ApplyReport {
         prior: input.prior.instances.clone(),
         abort: input.interrupt.abort.clone(),
         sink: input.sink.clone(),
+        for_each: Default::default(),
     });
     run_graph(&graph, &input, &shared, &mut report).await;
     if report.is_success() || !report.succeeded.is_empty() {
@@ -266,97 +269,6 @@ fn keep_updates(plan: &Plan, prior: &PriorState) -> Vec<StateUpdate> {
         .collect()
 }
 
-/// Which operations may start: dependency counts, a queue ordered by address (so runs are
-/// reproducible), barriers passed through at once, failures' descendants skipped.
-struct Schedule<'g> {
-    graph: &'g petgraph::graph::DiGraph<crate::graph::Operation, ()>,
-    waiting: Vec<usize>,
-    rank: Vec<usize>,
-    by_rank: Vec<NodeIndex>,
-    ready: BinaryHeap<Reverse<usize>>,
-    done: Vec<bool>,
-    skipped: Vec<bool>,
-}
-
-impl<'g> Schedule<'g> {
-    fn new(graph: &'g petgraph::graph::DiGraph<crate::graph::Operation, ()>) -> Schedule<'g> {
-        let mut by_rank: Vec<NodeIndex> = graph.node_indices().collect();
-        by_rank.sort_by(|a, b| graph[*a].cmp(&graph[*b]));
-        let mut rank = vec![0; graph.node_count()];
-        for (r, n) in by_rank.iter().enumerate() {
-            rank[n.index()] = r;
-        }
-        let waiting: Vec<usize> = graph
-            .node_indices()
-            .map(|n| graph.edges_directed(n, Direction::Incoming).count())
-            .collect();
-        let mut schedule = Schedule {
-            graph,
-            rank,
-            by_rank,
-            ready: BinaryHeap::new(),
-            done: vec![false; graph.node_count()],
-            skipped: vec![false; graph.node_count()],
-            waiting,
-        };
-        for n in graph.node_indices() {
-            if schedule.waiting[n.index()] == 0 {
-                schedule.make_ready(n);
-            }
-        }
-        schedule
-    }
-
-    fn make_ready(&mut self, node: NodeIndex) {
-        if self.graph[node].kind.is_barrier() {
-            self.complete(node);
-        } else {
-            self.ready.push(Reverse(self.rank[node.index()]));
-        }
-    }
-
-    /// The next operation to start, if any is ready.
-    fn next(&mut self) -> Option<NodeIndex> {
-        while let Some(Reverse(r)) = self.ready.pop() {
-            let node = self.by_rank[r];
-            if !self.skipped[node.index()] {
-                return Some(node);
-            }
-        }
-        None
-    }
-
-    fn complete(&mut self, node: NodeIndex) {
-        self.done[node.index()] = true;
-        let next: Vec<NodeIndex> = self
-            .graph
-            .edges_directed(node, Direction::Outgoing)
-            .map(|e| e.target())
-            .collect();
-        for n in next {
-            self.waiting[n.index()] -= 1;
-            if self.waiting[n.index()] == 0 {
-                self.make_ready(n);
-            }
-        }
-    }
-
-    /// Skip everything downstream of a failed operation; returns the skipped operations.
-    fn fail(&mut self, node: NodeIndex) -> Vec<NodeIndex> {
-        let mut out = Vec::new();
-        let mut dfs = Dfs::new(self.graph, node);
-        while let Some(n) = dfs.next(self.graph) {
-            if n != node && !self.skipped[n.index()] {
-                self.skipped[n.index()] = true;
-                if !self.graph[n].kind.is_barrier() {
-                    out.push(n);
-                }
-            }
-        }
-        out
-    }
-}
-
 type Running = JoinSet<(
     NodeIndex,
     Result<operation::Outcome, operation::Failed>,
@@ -399,7 +311,8 @@ async fn run_graph(
     report: &mut ApplyReport,
 ) {
     let g = &graph.graph;
-    let mut schedule = Schedule::new(g);
+    let expected = expected_durations(g, shared);
+    let mut schedule = schedule::Schedule::new(g, &expected, input.order);
     let mut running: Running = JoinSet::new();
     let parallelism = input.parallelism.max(1);
     loop {
@@ -482,6 +395,35 @@ async fn run_graph(
             ));
         }
     }
+}
+
+/// What each operation is expected to take, by its provider's estimate; [`DEFAULT_EXPECTED`]
+/// without one.
+fn expected_durations(
+    graph: &petgraph::graph::DiGraph<crate::graph::Operation, ()>,
+    shared: &operation::Shared,
+) -> Vec<Duration> {
+    graph
+        .node_indices()
+        .map(|n| {
+            let op = &graph[n];
+            if op.kind.is_barrier() {
+                return Duration::ZERO;
+            }
+            let Some(change) = shared.changes.get(&op.address) else {
+                return DEFAULT_EXPECTED;
+            };
+            let value = match op.kind {
+                OpKind::Delete | OpKind::DeleteDeposed => change.before.to_value(),
+                _ => change.after.to_value(),
+            };
+            shared
+                .providers
+                .for_type(&change.resource_type)
+                .and_then(|p| p.expected_duration(&change.resource_type, op.kind, &value))
+                .unwrap_or(DEFAULT_EXPECTED)
+        })
+        .collect()
 }
 
 /// Count managed resources only, as the closing line reports them.

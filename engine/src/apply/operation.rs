@@ -1,7 +1,7 @@
 //! One operation of an apply: re-evaluate, re-plan, call the provider, produce state updates.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +26,7 @@ pub(super) struct Shared {
     pub(super) prior: BTreeMap<String, PriorInstance>,
     pub(super) abort: CancellationToken,
     pub(super) sink: Arc<dyn StateSink>,
+    pub(super) for_each: ForEachBindings,
 }
 
 /// Record durably that an operation is about to call its provider (see
@@ -171,8 +172,9 @@ fn final_config(
         )
     })?;
     let binding = binding_for(
-        ev,
+        shared,
         &parsed.resource.module,
+        &config_address,
         &resource.repetition,
         &parsed.key,
     )?;
@@ -197,8 +199,9 @@ fn final_config(
 }
 
 fn binding_for(
-    ev: &Evaluation,
+    shared: &Shared,
     module: &ModulePath,
+    config_address: &str,
     repetition: &Repetition,
     key: &InstanceKey,
 ) -> Result<RepetitionBinding, String> {
@@ -206,16 +209,60 @@ fn binding_for(
         (Repetition::Single, _) => Ok(RepetitionBinding::None),
         (Repetition::Count(_), InstanceKey::Index(i)) => Ok(RepetitionBinding::Count(*i)),
         (Repetition::ForEach(_), InstanceKey::Key(_)) => {
-            let scope = ev.scope(module, RepetitionBinding::None);
-            ev.expand(repetition, &scope)
-                .map_err(|d| d.to_string())?
-                .into_iter()
-                .find(|b| b.key() == *key)
+            let bindings =
+                shared
+                    .for_each
+                    .bindings(&shared.evaluation, module, config_address, repetition)?;
+            bindings
+                .get(key)
+                .cloned()
                 .ok_or_else(|| format!("for_each no longer has the key {key}"))
         }
         _ => Err(format!(
             "instance key {key} does not match the resource's count/for_each"
         )),
+    }
+}
+
+/// The `each.key`/`each.value` of every instance of a `for_each` resource, evaluated once per
+/// resource and module instance. Evaluating the `for_each` expression again for each instance
+/// would make an apply quadratic in the number of instances. Evaluating it once is exact: every
+/// instance of a resource waits for the same dependencies, so by the time the first one runs,
+/// everything the expression refers to has been applied.
+#[derive(Default)]
+pub(super) struct ForEachBindings {
+    by_resource: Mutex<HashMap<String, Bindings>>,
+}
+
+/// The bindings of one resource's instances, by key.
+type Bindings = Arc<HashMap<InstanceKey, RepetitionBinding>>;
+
+impl ForEachBindings {
+    fn bindings(
+        &self,
+        ev: &Evaluation,
+        module: &ModulePath,
+        config_address: &str,
+        repetition: &Repetition,
+    ) -> Result<Bindings, String> {
+        let id = format!("{module} {config_address}");
+        if let Some(found) = self.lock().get(&id) {
+            return Ok(found.clone());
+        }
+        let scope = ev.scope(module, RepetitionBinding::None);
+        let expanded: HashMap<InstanceKey, RepetitionBinding> = ev
+            .expand(repetition, &scope)
+            .map_err(|d| d.to_string())?
+            .into_iter()
+            .map(|b| (b.key(), b))
+            .collect();
+        let expanded = Arc::new(expanded);
+        self.lock().insert(id, expanded.clone());
+        Ok(expanded)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bindings>> {
+        self.by_resource.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -8,6 +8,7 @@ mod decode;
 pub mod drift;
 mod drift_patterns;
 mod references;
+pub mod settings;
 mod types;
 
 use std::collections::BTreeMap;
@@ -16,9 +17,10 @@ use std::sync::Arc;
 
 use hcl_edit::Span;
 
-pub use decode::{load_module_tree, parse_file};
+pub use decode::{file_text, load_module_text, load_module_tree, parse_file};
 pub use drift::{AddressPattern, AttributePattern, DriftIgnoreRule, DriftRules};
 pub use references::{references_in, RefTarget, Reference};
+pub use settings::{LiteralBlock, LiteralSetting, MeshSettings};
 pub use types::TypeConstraint;
 
 use crate::diagnostics::{SourceFile, SourceLocation};
@@ -261,6 +263,8 @@ pub struct Module {
     pub module_calls: BTreeMap<String, ModuleCall>,
     /// `drift {}` rules (root module only: a child module's are an error at load).
     pub drift: DriftRules,
+    /// The `mesh {}` block's backend and encryption settings (root module only).
+    pub settings: MeshSettings,
     /// The files, for `mesh fmt` and diagnostics.
     pub files: Vec<Arc<SourceFile>>,
 }

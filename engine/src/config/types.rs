@@ -128,11 +128,11 @@ impl TypeConstraint {
             }
             (TypeConstraint::String, Value::Bool(b)) => Ok(Value::String(b.to_string())),
             (TypeConstraint::Number, Value::Number(n)) => Ok(Value::Number(n)),
-            (TypeConstraint::Number, Value::String(s)) => s
-                .trim()
-                .parse::<f64>()
-                .map(Value::Number)
-                .map_err(|_| format!("a number is required, got the string {s:?}")),
+            (TypeConstraint::Number, Value::String(s)) => match s.trim().parse::<f64>() {
+                // "inf" and "NaN" parse, but are no number a spec can use (JSON has none).
+                Ok(n) if n.is_finite() => Ok(Value::Number(n)),
+                _ => Err(format!("a number is required, got the string {s:?}")),
+            },
             (TypeConstraint::Bool, Value::Bool(b)) => Ok(Value::Bool(b)),
             (TypeConstraint::Bool, Value::String(s)) if s == "true" || s == "false" => {
                 Ok(Value::Bool(s == "true"))
@@ -313,6 +313,9 @@ mod tests {
             Ok(Value::Number(2.5))
         );
         assert!(ty("number").convert(Value::string("x")).is_err());
+        for text in ["inf", "-infinity", "NaN"] {
+            assert!(ty("number").convert(Value::string(text)).is_err(), "{text}");
+        }
         let set = ty("set(string)")
             .convert(Value::List(vec![
                 Value::string("b"),

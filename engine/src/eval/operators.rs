@@ -132,6 +132,18 @@ impl Evaluator<'_> {
                 }
             }
         };
+        if let Value::Number(n) = result {
+            if !n.is_finite() {
+                return Err(self.error(
+                    op,
+                    "Invalid arithmetic result",
+                    format!(
+                        "the result of {} is too large to be a number",
+                        operator.as_str()
+                    ),
+                ));
+            }
+        }
         Ok(marks.apply(result))
     }
 }
@@ -140,7 +152,7 @@ impl Evaluator<'_> {
 fn as_number(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => Some(*n),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::String(s) => s.trim().parse().ok().filter(|n: &f64| n.is_finite()),
         _ => None,
     }
 }

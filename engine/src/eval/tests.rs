@@ -94,6 +94,27 @@ fn arithmetic_comparison_and_logic() {
 }
 
 #[test]
+fn results_that_are_not_finite_numbers_are_errors() {
+    for src in [
+        "1e308 * 10",
+        "-1e308 - 1e308",
+        "pow(10, 1000)",
+        "log(0, 0)",
+        "tonumber(\"1e400\")",
+        "[pow(2, 2000)]",
+    ] {
+        let d = eval(src).expect_err(src);
+        assert!(d.to_string().contains("t.hcl line 1"), "{src}: {d}");
+        assert!(
+            d.detail.contains("not a finite number") || d.detail.contains("too large"),
+            "{src}: {d}"
+        );
+    }
+    assert!(eval("\"inf\" + 1").is_err());
+    assert_eq!(ok("1e308 + 1"), Value::Number(1e308));
+}
+
+#[test]
 fn templates_heredocs_and_directives() {
     assert_eq!(ok("\"${var.name}-${var.n}\""), Value::string("one-3"));
     assert_eq!(

@@ -176,6 +176,9 @@ pub(super) fn primitive_string(v: &Value) -> Option<String> {
     }
 }
 
+/// The longest string a function may build (16 MiB).
+pub(super) const MAX_STRING_BYTES: usize = 16 << 20;
+
 /// One call of an implementation: plain, converted arguments and where they came from.
 pub(super) struct Call<'a> {
     pub(super) name: &'static str,
@@ -193,6 +196,17 @@ impl Call<'_> {
     }
     pub(super) fn err(&self, i: usize, msg: impl std::fmt::Display) -> FunctionError {
         arg_error(self.name, i, msg)
+    }
+    /// Refuse a result of `bytes` bytes before building it when it exceeds
+    /// [`MAX_STRING_BYTES`]: a typo must not exhaust memory.
+    pub(super) fn check_size(&self, bytes: usize) -> Result<(), FunctionError> {
+        if bytes <= MAX_STRING_BYTES {
+            return Ok(());
+        }
+        Err(self.fail(format!(
+            "the result would be {bytes} bytes long, more than the {} MiB a string may hold",
+            MAX_STRING_BYTES >> 20
+        )))
     }
     pub(super) fn fail(&self, msg: impl std::fmt::Display) -> FunctionError {
         FunctionError {

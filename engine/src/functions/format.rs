@@ -53,6 +53,7 @@ pub(super) fn formatlist(c: &Call) -> Result<Value, FunctionError> {
     }
     let count = len.map_or(1, |(_, l)| l);
     let mut out = Vec::with_capacity(count);
+    let mut bytes = 0usize;
     for k in 0..count {
         let values: Vec<&Value> = c.args[1..]
             .iter()
@@ -61,9 +62,10 @@ pub(super) fn formatlist(c: &Call) -> Result<Value, FunctionError> {
                 other => other,
             })
             .collect();
-        out.push(Value::String(
-            render(spec, &values).map_err(|e| lift(c, e))?,
-        ));
+        let text = render(spec, &values).map_err(|e| lift(c, e))?;
+        bytes = bytes.saturating_add(text.len());
+        c.check_size(bytes)?;
+        out.push(Value::String(text));
     }
     Ok(Value::List(out))
 }
@@ -131,10 +133,10 @@ fn render(spec: &str, values: &[&Value]) -> Result<String, FmtError> {
                 }
             }
         }
-        let width = digits(&chars, &mut i);
+        let width = digits(&chars, &mut i, start)?;
         let precision = if chars.get(i) == Some(&'.') {
             i += 1;
-            Some(digits(&chars, &mut i).unwrap_or(0))
+            Some(digits(&chars, &mut i, start)?.unwrap_or(0))
         } else {
             None
         };
@@ -171,18 +173,29 @@ fn render(spec: &str, values: &[&Value]) -> Result<String, FmtError> {
     Ok(out)
 }
 
-fn digits(chars: &[char], i: &mut usize) -> Option<usize> {
+/// The largest width or precision a verb may ask for: enough for any layout, and small enough
+/// that a typo such as `%99999999d` is an error instead of gigabytes of padding.
+const MAX_WIDTH: usize = 10_000;
+
+/// A width or precision at `*i` (None when there are no digits), at most [`MAX_WIDTH`].
+fn digits(chars: &[char], i: &mut usize, verb_start: usize) -> Result<Option<usize>, FmtError> {
     let start = *i;
     while chars.get(*i).is_some_and(char::is_ascii_digit) {
         *i += 1;
     }
-    (start < *i).then(|| {
-        chars[start..*i]
-            .iter()
-            .collect::<String>()
-            .parse()
-            .unwrap_or(0)
-    })
+    if start == *i {
+        return Ok(None);
+    }
+    let text: String = chars[start..*i].iter().collect();
+    match text.parse::<usize>() {
+        Ok(n) if n <= MAX_WIDTH => Ok(Some(n)),
+        _ => Err(fmt_err(
+            format!(
+                "width or precision {text} at offset {verb_start} is too large; at most {MAX_WIDTH} is allowed"
+            ),
+            None,
+        )),
+    }
 }
 
 fn pad(text: String, width: Option<usize>, flags: &Flags, numeric: bool) -> String {
@@ -420,6 +433,22 @@ mod tests {
         assert!(err("format", vec![s("abc%")])
             .message
             .contains("incomplete verb"));
+    }
+
+    #[test]
+    fn huge_widths_and_precisions_are_errors_not_gigabytes() {
+        for spec in [
+            "%999999999d",
+            "%.99999999f",
+            "%99999999999999999999999s",
+            "%10001s",
+        ] {
+            let e = err("format", vec![s(spec), n(1.0)]);
+            assert!(e.message.contains("too large"), "{spec}: {}", e.message);
+        }
+        let e = err("formatlist", vec![s("%9999999999s"), strs(&["a"])]);
+        assert!(e.message.contains("too large"), "{}", e.message);
+        assert_eq!(f("%10000s", vec![s("a")]).len(), 10_000);
     }
 
     #[test]

@@ -99,11 +99,28 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FunctionContext) -> Result<Value
         ctx,
     };
     let result = (def.imp)(&call)?;
+    if has_non_finite(&result) {
+        // JSON (state, plans) has no infinity or NaN: such a value would turn into null.
+        return Err(call.fail(
+            "the result is not a finite number (it is too large, or undefined such as log(0, 0))",
+        ));
+    }
     Ok(if marks.sensitive {
         result.into_sensitive()
     } else {
         result
     })
+}
+
+/// Whether a value holds an infinity or NaN anywhere.
+fn has_non_finite(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => !n.is_finite(),
+        Value::List(items) => items.iter().any(has_non_finite),
+        Value::Map(map) => map.values().any(has_non_finite),
+        Value::Sensitive(inner) => has_non_finite(inner),
+        _ => false,
+    }
 }
 
 /// Every function name, sorted (for did-you-mean and docs).

@@ -56,8 +56,14 @@ fn indent(c: &Call) -> Result<Value, FunctionError> {
     if spaces < 0 {
         return Err(c.err(0, "the number of spaces must not be negative"));
     }
+    let text = c.str(1)?;
+    let lines = text.matches('\n').count();
+    c.check_size(
+        text.len()
+            .saturating_add(lines.saturating_mul(spaces as usize)),
+    )?;
     let pad = " ".repeat(spaces as usize);
-    string(c.str(1)?.replace('\n', &format!("\n{pad}")))
+    string(text.replace('\n', &format!("\n{pad}")))
 }
 
 fn join(c: &Call) -> Result<Value, FunctionError> {
@@ -77,6 +83,8 @@ fn join(c: &Call) -> Result<Value, FunctionError> {
             }
         }
     }
+    let bytes = parts.iter().map(String::len).sum::<usize>();
+    c.check_size(bytes.saturating_add(parts.len().saturating_mul(sep.len())))?;
     string(parts.join(sep))
 }
 
@@ -107,6 +115,12 @@ fn replace(c: &Call) -> Result<Value, FunctionError> {
     if pattern.len() > 1 && pattern.starts_with('/') && pattern.ends_with('/') {
         return Err(c.err(1, "regular expression patterns (/.../) are not supported"));
     }
+    let hits = if pattern.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(pattern).count()
+    };
+    c.check_size(s.len().saturating_add(hits.saturating_mul(with.len())))?;
     string(s.replace(pattern, with))
 }
 
@@ -203,6 +217,18 @@ mod tests {
         assert!(err("split", vec![s(","), list(vec![])])
             .message
             .contains("argument 2"));
+    }
+
+    #[test]
+    fn results_too_large_are_refused_before_they_are_built() {
+        let big = s(&"a".repeat(5000));
+        let e = err("replace", vec![big.clone(), s(""), big.clone()]);
+        assert!(e.message.contains("more than the 16 MiB"), "{}", e.message);
+        let e = err("indent", vec![n(9.0e15), s("a\nb")]);
+        assert!(e.message.contains("more than the 16 MiB"), "{}", e.message);
+        let e = err("join", vec![s(&"x".repeat(20_000)), list(vec![big; 1000])]);
+        assert!(e.message.contains("more than the 16 MiB"), "{}", e.message);
+        assert_eq!(ok("indent", vec![n(2.0), s("a\nb")]), s("a\n  b"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod deps;
 mod drift;
 mod marked;
 mod order;
+mod saved;
 pub mod walk;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use drift::{changed_paths, split_drift, summarize_ignored, IgnoredDrift, IgnoredDriftSummary};
 pub use marked::MarkedValue;
 pub use order::{config_order, ConfigNode};
+pub use saved::{decode_saved_plan, SavedPlanError};
 
 use crate::config::{DriftIgnoreRule, ResourceMode};
 use crate::value::{PathStep, Value};

@@ -5,6 +5,7 @@
 //! engine finds a resource type's provider by the type's prefix before the first `_`
 //! (`mesh_data` → `mesh`, `azure_virtual_network` → `azure`).
 
+mod deployment;
 mod schema;
 mod sensitivity;
 
@@ -16,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 pub use schema::{
     AttrType, AttributeSchema, BlockSchema, NestedBlockSchema, Nesting, Presence, ProviderSchema,
     ResourceSchema,
+};
+pub use deployment::{
+    has_placeholder, Deployment, DeploymentResource, LocatedFinding, Origins, UnknownOrigin,
 };
 pub use sensitivity::{mark_data_result, mark_sensitive};
 
@@ -187,6 +191,32 @@ pub trait Provider: Send + Sync {
         let _ = resources;
         Vec::new()
     }
+
+    /// Check the whole planned deployment — every managed resource of every provider, with
+    /// its configuration ([`Deployment`]) — for mistakes that make the deployed system not
+    /// work, though each request would succeed (a multi-cluster mesh spans Azure, PKI,
+    /// Kubernetes and Istio resources). MUST NOT do I/O. Unknown values and placeholders MUST
+    /// be accepted. Plans show these findings as warnings, whatever their severity (the plan
+    /// can be applied; the findings predict how the result behaves); `mesh check` reports
+    /// them with their severity.
+    fn check_deployment(&self, deployment: &Deployment) -> Vec<PlanFinding> {
+        let _ = deployment;
+        Vec::new()
+    }
+
+    /// How long `operation` on an instance of `resource_type` usually takes, given its planned
+    /// value (the prior value for deletes). Apply uses it only to order work: the operations
+    /// with the longest expected path to the end of the apply start first. It MUST NOT do I/O
+    /// and never limits how long anything may take. `None` (the default): no estimate.
+    fn expected_duration(
+        &self,
+        resource_type: &str,
+        operation: crate::graph::OpKind,
+        value: &Value,
+    ) -> Option<std::time::Duration> {
+        let _ = (resource_type, operation, value);
+        None
+    }
 }
 
 /// One resource instance as planned, for [`Provider::check_plan`].
@@ -200,15 +230,47 @@ pub struct PlannedResource {
     pub value: Value,
 }
 
-/// A problem found by [`Provider::check_plan`].
-#[derive(Debug, Clone, PartialEq)]
+/// A problem found by [`Provider::check_plan`] or [`Provider::check_deployment`].
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlanFinding {
     /// The resource it is about.
     pub address: String,
     /// The attribute at fault, when there is one.
     pub attribute: Option<String>,
-    /// What is wrong and how to fix it.
+    /// What is wrong (and, without [`PlanFinding::fix`], how to fix it).
     pub message: String,
+    /// How much it matters. Errors of [`Provider::check_plan`] fail the plan, warnings are
+    /// shown with it, infos only by `mesh check`.
+    pub severity: FindingSeverity,
+    /// The family of rules it comes from (`trust`, `discovery`, ...), for grouping.
+    pub rule: Option<String>,
+    /// Other resources involved.
+    pub related: Vec<String>,
+    /// How to fix it, when that is worth a line of its own.
+    pub fix: Option<String>,
+}
+
+/// How much a [`PlanFinding`] matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum FindingSeverity {
+    /// It will not work as written.
+    #[default]
+    Error,
+    /// It may not work, or works differently than it seems.
+    Warning,
+    /// Something a check could not decide yet (values known only after apply).
+    Info,
+}
+
+impl FindingSeverity {
+    /// `error`, `warning` or `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingSeverity::Error => "error",
+            FindingSeverity::Warning => "warning",
+            FindingSeverity::Info => "info",
+        }
+    }
 }
 
 /// The default plan: computed attributes kept from prior or unknown, force-new marked.

@@ -82,6 +82,7 @@ fn finding(address: &str, attribute: &str, message: String) -> PlanFinding {
         address: address.to_string(),
         attribute: Some(attribute.to_string()),
         message,
+        ..PlanFinding::default()
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 use mesh_engine::provider::ProviderError;
 use mesh_engine::value::Value;
@@ -241,13 +241,14 @@ pub async fn client_from_kubeconfig(
     context: Option<String>,
     what: &str,
 ) -> Result<(Client, Endpoint), ProviderError> {
-    let kubeconfig = Kubeconfig::from_yaml(yaml)
-        .map_err(|_| ProviderError::new(format!("the kubeconfig of {what} is not valid YAML")))?;
-    let endpoint = endpoint_of(&kubeconfig, context.as_deref()).ok_or_else(|| {
+    let kubeconfig = Kubeconfig::from_yaml(yaml).map_err(|e| {
         ProviderError::new(format!(
-            "the kubeconfig of {what} names no server for its context"
+            "the kubeconfig of {what} is not valid YAML{}",
+            yaml_position(&e)
         ))
     })?;
+    let endpoint = endpoint_of(&kubeconfig, context.as_deref())
+        .map_err(|problem| ProviderError::new(format!("the kubeconfig of {what} {problem}")))?;
     let options = KubeConfigOptions {
         context,
         ..KubeConfigOptions::default()
@@ -260,22 +261,58 @@ pub async fn client_from_kubeconfig(
     Ok((client, endpoint))
 }
 
-fn endpoint_of(kubeconfig: &Kubeconfig, context: Option<&str>) -> Option<Endpoint> {
-    let context_name = context.or(kubeconfig.current_context.as_deref())?;
-    let context = kubeconfig
-        .contexts
-        .iter()
-        .find(|c| c.name == context_name)?
+/// Where a kubeconfig failed to parse, as ` (line L, column C)`: only the position, because the
+/// parser's message may quote the file's contents, and those can be credentials.
+fn yaml_position(error: &KubeconfigError) -> String {
+    let KubeconfigError::Parse(parse) = error else {
+        return String::new();
+    };
+    match parse.location() {
+        Some(at) if at.line() > 0 => format!(" (line {}, column {})", at.line(), at.column()),
+        _ => String::new(),
+    }
+}
+
+/// The server of the chosen context (the current one when `None`), or what is missing: only
+/// names appear in the message, never credentials.
+fn endpoint_of(kubeconfig: &Kubeconfig, context: Option<&str>) -> Result<Endpoint, String> {
+    let context_name = context
+        .or(kubeconfig.current_context.as_deref())
+        .ok_or("names no context and has no current-context")?;
+    let Some(named) = kubeconfig.contexts.iter().find(|c| c.name == context_name) else {
+        let known: Vec<&str> = kubeconfig
+            .contexts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        return Err(format!(
+            "has no context named \"{context_name}\" (it has: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    };
+    let cluster_name = named
         .context
-        .as_ref()?;
+        .as_ref()
+        .map(|c| c.cluster.as_str())
+        .ok_or_else(|| format!("context \"{context_name}\" names no cluster"))?;
     let cluster = kubeconfig
         .clusters
         .iter()
-        .find(|c| c.name == context.cluster)?
-        .cluster
-        .as_ref()?;
-    Some(Endpoint {
-        server: cluster.server.clone()?,
+        .find(|c| c.name == cluster_name)
+        .and_then(|c| c.cluster.as_ref())
+        .ok_or_else(|| {
+            format!("context \"{context_name}\" names cluster \"{cluster_name}\", which it does not define")
+        })?;
+    let server = cluster
+        .server
+        .clone()
+        .ok_or_else(|| format!("cluster \"{cluster_name}\" has no server"))?;
+    Ok(Endpoint {
+        server,
         certificate_authority_data: cluster.certificate_authority_data.clone(),
     })
 }
@@ -299,6 +336,45 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect::<BTreeMap<_, _>>(),
         )
+    }
+
+    #[test]
+    fn a_kubeconfig_that_is_not_yaml_is_reported_with_its_line_and_no_contents() {
+        let yaml = "apiVersion: v1\nclusters: 5\nusers:\n- name: u\n  user:\n    token: hunter2\n";
+        let error = Kubeconfig::from_yaml(yaml).expect_err("clusters must be a list");
+        let position = yaml_position(&error);
+        assert!(position.starts_with(" (line 2, column"), "{position}");
+        let broken = "token: hunter2\n\t- [\n";
+        let error = Kubeconfig::from_yaml(broken).expect_err("not YAML");
+        let position = yaml_position(&error);
+        assert!(position.contains("line"), "{position}");
+        assert!(!position.contains("hunter2"));
+    }
+
+    #[test]
+    fn a_kubeconfig_without_the_context_cluster_or_server_says_which() {
+        let base = |contexts: &str, clusters: &str| {
+            format!("apiVersion: v1\nkind: Config\ncontexts:\n{contexts}clusters:\n{clusters}")
+        };
+        let dev = "- name: dev\n  context:\n    cluster: c\n";
+        let with_server = "- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n";
+        let problem = |yaml: String, context: Option<&str>| {
+            let kubeconfig = Kubeconfig::from_yaml(&yaml).expect("parses");
+            endpoint_of(&kubeconfig, context).map(|e| e.server)
+        };
+        assert_eq!(
+            problem(base(dev, with_server), Some("dev")),
+            Ok("https://127.0.0.1:6443".to_string())
+        );
+        let missing = problem(base(dev, with_server), Some("prod")).unwrap_err();
+        assert_eq!(missing, "has no context named \"prod\" (it has: dev)");
+        let other = "- name: other\n  cluster:\n    server: https://127.0.0.1:6443\n";
+        let elsewhere = problem(base(dev, other), Some("dev")).unwrap_err();
+        assert!(elsewhere.contains("names cluster \"c\", which it does not define"));
+        let insecure = "- name: c\n  cluster:\n    insecure-skip-tls-verify: true\n";
+        let no_server = problem(base(dev, insecure), Some("dev")).unwrap_err();
+        assert_eq!(no_server, "cluster \"c\" has no server");
+        assert!(problem(base(dev, with_server), None).is_err());
     }
 
     const ID: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/one";

@@ -7,10 +7,14 @@
 //! [`ClusterCredentials`], which the Azure provider implements) or from a kubeconfig file.
 //! Objects are applied with server-side apply as field manager `mesh`
 //! ([`object_set::FIELD_MANAGER`]); refresh reads back only the fields a resource declares
-//! ([`objects::project`]), so server defaults never show as drift. It must not know the engine
-//! beyond the provider boundary, nor Azure beyond an AKS cluster's ARM ID.
+//! ([`objects::project`]), so server defaults never show as drift. The `istio` provider also
+//! runs the mesh rules over the whole planned deployment ([`checks`], `mesh check`). It must not
+//! know the engine beyond the provider boundary, nor Azure beyond an AKS cluster's ARM ID (the
+//! rules read planned Azure values — network profiles, subnets, peerings, Key Vault objects —
+//! as plain data).
 #![deny(missing_docs)]
 
+pub mod checks;
 pub mod cluster;
 pub mod istio;
 pub mod object_digests;
@@ -25,7 +29,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use mesh_engine::provider::{
-    ApplyRequest, PlanRequest, PlannedChange, Provider, ProviderError, ProviderSchema, ReadRequest,
+    ApplyRequest, Deployment, PlanFinding, PlanRequest, PlannedChange, Provider, ProviderError,
+    ProviderSchema, ReadRequest,
 };
 use mesh_engine::value::Value;
 
@@ -104,6 +109,15 @@ impl Provider for KubernetesProvider {
             resources,
             ..ProviderSchema::default()
         }
+    }
+
+    /// The mesh rules ([`checks`]), run once: by the `istio` provider.
+    fn check_deployment(&self, deployment: &Deployment) -> Vec<PlanFinding> {
+        if self.name != ISTIO_PROVIDER_NAME {
+            return Vec::new();
+        }
+        let now = time::OffsetDateTime::now_utc();
+        checks::check(deployment, now)
     }
 
     fn validate(&self, resource_type: &str, config: &Value) -> Vec<ProviderError> {

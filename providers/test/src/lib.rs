@@ -18,6 +18,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use mesh_engine::graph::OpKind;
 use mesh_engine::provider::{
     default_plan, ApplyRequest, AttrType, AttributeSchema, BlockSchema, PlanRequest, PlannedChange,
     Presence, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceSchema,
@@ -276,6 +277,30 @@ impl Provider for TestProvider {
             provider: provider_block_schema(),
             resources: BTreeMap::from([(TEST_RESOURCE.to_string(), test_resource_schema())]),
             data_sources: BTreeMap::from([(TEST_ECHO.to_string(), test_echo_schema())]),
+        }
+    }
+
+    /// The configured delay of the operation: what the object says it will take.
+    fn expected_duration(
+        &self,
+        resource_type: &str,
+        operation: OpKind,
+        value: &Value,
+    ) -> Option<Duration> {
+        if resource_type != TEST_RESOURCE {
+            return None;
+        }
+        let attr = match operation {
+            OpKind::Create => "create_delay_ms",
+            OpKind::Update => "update_delay_ms",
+            OpKind::Delete | OpKind::DeleteDeposed => "delete_delay_ms",
+            OpKind::Read | OpKind::Barrier(_) => return None,
+        };
+        match plain(value, attr) {
+            Value::Number(ms) if ms.is_finite() && *ms > 0.0 => {
+                Some(Duration::from_secs_f64(ms / 1000.0))
+            }
+            _ => Some(Duration::ZERO),
         }
     }
 

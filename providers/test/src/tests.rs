@@ -355,3 +355,21 @@ async fn echo_data_source() {
     assert!(schema.resources[TEST_RESOURCE].block.attributes["replace_key"].force_new);
     assert!(schema.resources[TEST_RESOURCE].block.attributes["secret"].sensitive);
 }
+
+#[test]
+fn expected_durations_are_the_configured_delays() {
+    use mesh_engine::graph::OpKind;
+    let p = TestProvider::new();
+    let object = Value::Map(BTreeMap::from([
+        ("name".to_string(), Value::string("a")),
+        ("create_delay_ms".to_string(), Value::Number(1500.0)),
+        ("delete_delay_ms".to_string(), Value::Number(20.0)),
+    ]));
+    let expected = |kind| p.expected_duration(TEST_RESOURCE, kind, &object);
+    assert_eq!(expected(OpKind::Create), Some(Duration::from_millis(1500)));
+    assert_eq!(expected(OpKind::Delete), Some(Duration::from_millis(20)));
+    assert_eq!(expected(OpKind::DeleteDeposed), Some(Duration::from_millis(20)));
+    assert_eq!(expected(OpKind::Update), Some(Duration::ZERO));
+    assert_eq!(expected(OpKind::Read), None);
+    assert_eq!(p.expected_duration("test_other", OpKind::Create, &object), None);
+}

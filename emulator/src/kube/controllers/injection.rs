@@ -2,8 +2,11 @@
 //! labelled `istio-injection=enabled` (the default revision) or `istio.io/rev=<rev>` gets an
 //! `istio-proxy` container (and an `istio-init` init container) when an istiod of that
 //! revision runs in `istio-system`: a Deployment labelled `istio.io/rev=<rev>`, or for the
-//! default revision `istio.io/rev=default` or `app=istiod` without a revision label. The proxy
-//! image is the istiod image's registry and tag with `proxyv2` as the image name.
+//! default revision `istio.io/rev=default`, `app=istiod` without a revision label, or the
+//! revision whose injection webhook takes `istio-injection=enabled` namespaces (a revisioned
+//! istiod installed as the default). The pod is labelled with the revision that injected it and
+//! its proxy told istiod's `CLUSTER_ID`. The proxy image is the istiod image's registry and
+//! tag with `proxyv2` as the image name.
 
 use serde_json::{json, Value as Json};
 
@@ -30,16 +33,65 @@ fn revision(objects: &ClusterObjects, pod: &Json) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The istiod Deployment serving `revision`.
-fn istiod<'a>(objects: &'a ClusterObjects, revision: &str) -> Option<&'a Json> {
+/// The istiod Deployment serving `revision`, and the revision it is.
+fn istiod<'a>(objects: &'a ClusterObjects, revision: &str) -> Option<(&'a Json, String)> {
     let prefix = format!("apps/deployments/{ISTIO_NAMESPACE}/");
+    let find = |revision: &str| {
+        objects
+            .with_prefix(&prefix)
+            .map(|(_, s)| &s.object)
+            .find(|d| match label(d, "istio.io/rev") {
+                Some(rev) => rev == revision,
+                None => revision == "default" && label(d, "app") == Some("istiod"),
+            })
+    };
+    if let Some(found) = find(revision) {
+        return Some((found, revision.to_string()));
+    }
+    // A revisioned istiod can be the default one: its injection webhook then also takes
+    // namespaces labelled istio-injection=enabled.
+    let default = (revision == "default")
+        .then(|| default_injector_revision(objects))
+        .flatten()?;
+    find(&default).map(|d| (d, default))
+}
+
+/// The revision whose injection webhook serves `istio-injection=enabled` namespaces.
+fn default_injector_revision(objects: &ClusterObjects) -> Option<String> {
+    let serves_enabled = |hook: &Json| {
+        hook.pointer("/namespaceSelector/matchExpressions")
+            .and_then(Json::as_array)
+            .is_some_and(|exprs| {
+                exprs.iter().any(|e| {
+                    e["key"] == "istio-injection"
+                        && e["operator"] == "In"
+                        && e["values"]
+                            .as_array()
+                            .is_some_and(|v| v.iter().any(|v| v == "enabled"))
+                })
+            })
+    };
     objects
-        .with_prefix(&prefix)
+        .with_prefix("admissionregistration.k8s.io/mutatingwebhookconfigurations//")
         .map(|(_, s)| &s.object)
-        .find(|d| match label(d, "istio.io/rev") {
-            Some(rev) => rev == revision,
-            None => revision == "default" && label(d, "app") == Some("istiod"),
+        .find(|config| {
+            config["webhooks"]
+                .as_array()
+                .is_some_and(|hooks| hooks.iter().any(serves_enabled))
         })
+        .and_then(|config| label(config, "istio.io/rev"))
+        .map(str::to_string)
+}
+
+/// istiod's `CLUSTER_ID` (Istio's default when it sets none).
+fn cluster_id(istiod: &Json) -> String {
+    istiod
+        .pointer("/spec/template/spec/containers/0/env")
+        .and_then(Json::as_array)
+        .and_then(|env| env.iter().find(|e| e["name"] == "CLUSTER_ID"))
+        .and_then(|e| e["value"].as_str())
+        .unwrap_or("Kubernetes")
+        .to_string()
 }
 
 /// The proxy image that goes with an istiod image: `registry/path/pilot:tag` →
@@ -61,7 +113,7 @@ pub(crate) fn inject(objects: &ClusterObjects, pod: &mut Json) {
     let Some(revision) = revision(objects, pod) else {
         return;
     };
-    let Some(istiod) = istiod(objects, &revision) else {
+    let Some((istiod, revision)) = istiod(objects, &revision) else {
         return;
     };
     let has_proxy = pod
@@ -82,7 +134,7 @@ pub(crate) fn inject(objects: &ClusterObjects, pod: &mut Json) {
         "args": ["proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc.cluster.local"],
         "ports": [{"containerPort": 15090, "name": "http-envoy-prom", "protocol": "TCP"}],
         "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-                {"name": "ISTIO_META_CLUSTER_ID", "value": "Kubernetes"}],
+                {"name": "ISTIO_META_CLUSTER_ID", "value": cluster_id(istiod)}],
         "readinessProbe": {"httpGet": {"path": "/healthz/ready", "port": 15021}},
         "volumeMounts": [{"name": "istio-envoy", "mountPath": "/etc/istio/proxy"}],
     });
@@ -125,7 +177,51 @@ fn push(spec: &mut Json, list: &str, item: Json) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::objects::Stored;
     use super::*;
+
+    fn store(objects: &mut ClusterObjects, key: &str, object: Json) {
+        let stored = Stored {
+            object,
+            applied: Default::default(),
+            due: None,
+        };
+        objects.write(key, stored);
+    }
+
+    #[test]
+    fn a_revisioned_istiod_whose_webhook_takes_enabled_namespaces_is_the_default() {
+        let mut objects = ClusterObjects::new("/c");
+        store(
+            &mut objects,
+            "/namespaces//sample",
+            json!({"metadata": {"name": "sample", "labels": {"istio-injection": "enabled"}}}),
+        );
+        store(
+            &mut objects,
+            "apps/deployments/istio-system/istiod-1-19-1",
+            json!({
+            "metadata": {"name": "istiod-1-19-1", "labels": {"app": "istiod", "istio.io/rev": "1-19-1"}},
+            "spec": {"template": {"spec": {"containers": [{"image": "docker.io/istio/pilot:1.19.1",
+                "env": [{"name": "CLUSTER_ID", "value": "cluster1"}]}]}}}}),
+        );
+        let mut pod = json!({"metadata": {"name": "p", "namespace": "sample"}, "spec": {"containers": [{"name": "app"}]}});
+        let unchanged = pod.clone();
+        inject(&objects, &mut pod);
+        assert_eq!(pod, unchanged, "no webhook says 1-19-1 is the default yet");
+        store(&mut objects, "admissionregistration.k8s.io/mutatingwebhookconfigurations//istio-sidecar-injector-1-19-1", json!({
+            "metadata": {"name": "istio-sidecar-injector-1-19-1", "labels": {"istio.io/rev": "1-19-1"}},
+            "webhooks": [{"namespaceSelector": {"matchExpressions": [
+                {"key": "istio-injection", "operator": "In", "values": ["enabled"]}]}}]}));
+        inject(&objects, &mut pod);
+        assert_eq!(pod["spec"]["containers"][1]["name"], "istio-proxy");
+        assert_eq!(
+            pod["spec"]["containers"][1]["image"],
+            "docker.io/istio/proxyv2:1.19.1"
+        );
+        assert_eq!(pod["spec"]["containers"][1]["env"][1]["value"], "cluster1");
+        assert_eq!(pod["metadata"]["labels"]["istio.io/rev"], "1-19-1");
+    }
 
     #[test]
     fn proxy_images_follow_the_istiod_image() {

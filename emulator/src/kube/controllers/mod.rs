@@ -27,6 +27,7 @@ use super::writes::Writer;
 use super::Env;
 use crate::store::Cloud;
 
+pub(crate) use injection::inject;
 pub(crate) use tokens::{issue_token, verify_token};
 
 /// Defaults and server-set fields of `new` (created when `old` is `None`); when a

@@ -16,6 +16,12 @@ use super::{
 use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics, SourceFile, SourceLocation};
 
 mod drift;
+mod settings;
+mod text;
+
+use text::read_spec_files;
+
+pub use text::{file_text, load_module_text};
 
 const BLOCK_TYPES: &[&str] = &[
     "variable", "locals", "provider", "resource", "data", "output", "module", "mesh", "drift",
@@ -105,9 +111,24 @@ fn load_module(
             );
             continue;
         }
+        let canonical = child_dir
+            .canonicalize()
+            .unwrap_or_else(|_| child_dir.clone());
+        if stack.contains(&canonical) {
+            diags.push(Diagnostic::error(
+                "Module calls itself",
+                format!(
+                    "module \"{name}\" has source \"{}\", a module that is already being loaded: module sources form a loop",
+                    call.source
+                ),
+                Some(call.location.clone()),
+            ));
+            continue;
+        }
         if let Some(child) = load_module(&child_dir, display_base, stack, diags) {
             check_module_inputs(&module.module_calls[&name], &child, diags);
             drift::refuse_in_child(&module.module_calls[&name], &child, diags);
+            settings::refuse_in_child(&module.module_calls[&name], &child, diags);
             if let Some(call) = module.module_calls.get_mut(&name) {
                 call.module = child;
             }
@@ -115,35 +136,6 @@ fn load_module(
     }
     stack.pop();
     Some(Arc::new(module))
-}
-
-fn read_spec_files(dir: &Path, display_base: &Path) -> Result<Vec<Arc<SourceFile>>, Diagnostic> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        Diagnostic::error(
-            "Cannot read spec directory",
-            format!("{}: {e}", dir.display()),
-            None,
-        )
-    })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "hcl") && p.is_file())
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                Diagnostic::error(
-                    "Cannot read spec file",
-                    format!("{}: {e}", path.display()),
-                    None,
-                )
-            })?;
-            let shown = crate::diagnostics::display_path(&path, display_base);
-            Ok(SourceFile::new(shown, text))
-        })
-        .collect()
 }
 
 fn check_module_inputs(call: &ModuleCall, child: &Module, diags: &mut Diagnostics) {
@@ -229,6 +221,7 @@ fn decode_body(body: &Body, file: &Arc<SourceFile>, module: &mut Module, diags: 
             "variable" => decode_variable(&labels[0], block, file, location, module, diags),
             "locals" => decode_locals(block, file, module, diags),
             "drift" => drift::decode_drift(block, file, module, diags),
+            "mesh" => settings::decode_mesh(block, file, module, diags),
             "output" => decode_output(&labels[0], block, file, location, module, diags),
             "provider" => decode_provider(&labels[0], block, file, location, module, diags),
             "module" => decode_module_call(&labels[0], block, file, location, module, diags),

@@ -139,3 +139,28 @@ fn a_drift_block_in_a_child_module_is_an_error_naming_file_and_line() {
     assert!(text.contains("module \"net\""), "{text}");
     assert!(text.contains("module.net.TYPE.NAME"), "{text}");
 }
+
+#[test]
+fn a_module_loop_points_at_the_call_that_closes_it() {
+    let err = load(&[
+        ("main.hcl", "module \"m\" {\n  source = \"./m\"\n}\n"),
+        (
+            "m/main.hcl",
+            "\nmodule \"again\" {\n  source = \"../m\"\n}\n",
+        ),
+    ])
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("Module calls itself"), "{text}");
+    assert!(text.contains("m/main.hcl line 2"), "{text}");
+}
+
+#[test]
+fn a_spec_file_that_is_not_utf8_is_an_error_at_its_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("main.hcl"), b"\nx = \"caf\xe9\"\n").expect("write");
+    let err = load_module_tree(dir.path(), dir.path()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("Invalid UTF-8"), "{text}");
+    assert!(text.contains("main.hcl line 2, column 9"), "{text}");
+}

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+mod deployment;
 mod passes;
 
 use super::deps::DependencyTracker;
@@ -17,7 +18,7 @@ use crate::address::{address_matches, InstanceKey, ModulePath};
 use crate::config::{Module, Repetition, Resource, ResourceMode};
 use crate::diagnostics::{did_you_mean, Diagnostic, Diagnostics};
 use crate::evaluation::{eval_body, keep_ignored_changes, Evaluation, RepetitionBinding, Shape};
-use crate::provider::{PlanRequest, ProviderRegistry, ResourceSchema};
+use crate::provider::{LocatedFinding, PlanRequest, ProviderRegistry, ResourceSchema};
 use crate::state_view::{PriorInstance, PriorState};
 use crate::value::{PathStep, Value};
 
@@ -60,11 +61,34 @@ struct Walker {
     seen: BTreeSet<String>,
     deps: DependencyTracker,
     orders: HashMap<std::path::PathBuf, Vec<ConfigNode>>,
+    /// Root variables, for the symbolic evaluation of the deployment check.
+    variables: BTreeMap<String, Value>,
+    /// Each managed instance's evaluated configuration, for the deployment check.
+    configs: HashMap<String, Value>,
+    /// What the providers' deployment checks found.
+    findings: Vec<LocatedFinding>,
+}
+
+/// A plan and what the providers' deployment checks found in it.
+#[derive(Debug, Clone)]
+pub struct CheckedPlan {
+    /// The plan (its warnings include the findings that are not infos).
+    pub plan: Plan,
+    /// Every finding of [`crate::provider::Provider::check_deployment`], with locations.
+    pub findings: Vec<LocatedFinding>,
 }
 
 /// Make a plan. Errors are every diagnostic found; warnings travel in the plan.
 pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
+    plan_checked(input).await.map(|checked| checked.plan)
+}
+
+/// [`plan`], also returning the findings of the providers' deployment checks.
+pub async fn plan_checked(input: PlanInput) -> Result<CheckedPlan, Diagnostics> {
     let mut walker = Walker {
+        variables: input.variables.clone(),
+        configs: HashMap::new(),
+        findings: Vec::new(),
         deps: DependencyTracker::new(input.evaluation.clone()),
         ev: input.evaluation,
         providers: input.providers,
@@ -85,6 +109,7 @@ pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
         walker.plan_orphans();
     }
     walker.check_plan_with_providers();
+    walker.check_deployment_with_providers();
     let outputs = walker.plan_outputs();
     walker.apply_targets();
     walker.check_prevent_destroy();
@@ -94,7 +119,7 @@ pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
     }
     walker.changes.sort_by(|a, b| a.address.cmp(&b.address));
     let warnings = walker.diags.warnings().map(|d| d.to_string()).collect();
-    Ok(Plan {
+    let plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         mesh_version: env!("CARGO_PKG_VERSION").to_string(),
         mode: walker.options.mode,
@@ -114,6 +139,10 @@ pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
         warnings,
         drift: Vec::new(),
         ignored_drift: Vec::new(),
+    };
+    Ok(CheckedPlan {
+        plan,
+        findings: walker.findings,
     })
 }
 
@@ -449,6 +478,7 @@ impl Walker {
                 &mut config,
             );
         }
+        self.configs.insert(address.to_string(), config.clone());
         let request = PlanRequest {
             resource_type: resource.resource_type.clone(),
             address: address.to_string(),

@@ -8,6 +8,7 @@ use crate::address::address_matches;
 use crate::config::ResourceMode;
 use crate::diagnostics::Diagnostic;
 use crate::plan::{Action, PlanMode};
+use crate::provider::FindingSeverity;
 use crate::state_view::PriorInstance;
 
 impl Walker {
@@ -71,8 +72,19 @@ impl Walker {
                     Some(a) => format!("{}.{a}: {}", finding.address, finding.message),
                     None => format!("{}: {}", finding.address, finding.message),
                 };
-                self.diags
-                    .push(Diagnostic::error("Invalid configuration", detail, location));
+                let diagnostic = match finding.severity {
+                    FindingSeverity::Error => {
+                        Diagnostic::error("Invalid configuration", detail, location)
+                    }
+                    FindingSeverity::Warning => {
+                        Diagnostic::warning("Questionable configuration", detail, location)
+                    }
+                    FindingSeverity::Info => continue,
+                };
+                self.diags.push(match &finding.fix {
+                    Some(fix) => diagnostic.with_help(fix.clone()),
+                    None => diagnostic,
+                });
             }
         }
     }

@@ -8,6 +8,7 @@
 mod data_plane;
 mod error;
 mod lro;
+mod pacing;
 mod retry;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ArmError;
+pub use pacing::{Feedback, Hold, Pacer, PacerState, Pacers, Permit};
 pub use retry::RetryPolicy;
 
 /// Supplies bearer tokens for a scope (`https://management.azure.com/.default`).
@@ -55,6 +57,7 @@ pub struct ArmClient {
     http: reqwest::Client,
     config: ArmConfig,
     policy: RetryPolicy,
+    pacers: Arc<Pacers>,
 }
 
 /// An HTTP method, for [`ArmClient::request`].
@@ -96,6 +99,7 @@ impl ArmClient {
             http,
             config,
             policy: RetryPolicy::default(),
+            pacers: Arc::default(),
         })
     }
 
@@ -108,6 +112,11 @@ impl ArmClient {
     /// The retry and polling policy.
     pub fn policy(&self) -> &RetryPolicy {
         &self.policy
+    }
+
+    /// The pacers of this client and its clones (ARM reads, ARM writes, data planes).
+    pub fn pacers(&self) -> &Pacers {
+        &self.pacers
     }
 
     /// The subscription.

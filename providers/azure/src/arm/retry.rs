@@ -15,12 +15,14 @@
 //! [`RetryPolicy::max_total_wait`] between them; a wait (e.g. a `Retry-After`) longer than what
 //! is left of that budget ends the retries at once with the last response's error.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
+use super::pacing::{remaining_quota, Feedback, Pacer};
 use super::{ArmClient, ArmError, Method};
 
 /// How the client retries failed requests and polls long-running operations.
@@ -171,7 +173,28 @@ fn transport_message(e: &reqwest::Error) -> String {
     message
 }
 
+/// What an answer tells the pacer: a 429 and its wait, or the quota left.
+fn feedback(method: Method, status: u16, headers: &HeaderMap, wait: Duration) -> Feedback {
+    match status {
+        429 => Feedback::Throttled(wait),
+        500..=599 => Feedback::Nothing,
+        _ => Feedback::Served(remaining_quota(headers, method != Method::Get)),
+    }
+}
+
 impl ArmClient {
+    /// The pacer of a request: data-plane requests (another token scope) apart from ARM's,
+    /// ARM reads apart from writes, as ARM meters them.
+    fn pacer(&self, method: Method, scope: &str) -> &Arc<Pacer> {
+        if scope != self.config.scope {
+            &self.pacers.data_plane
+        } else if method == Method::Get {
+            &self.pacers.reads
+        } else {
+            &self.pacers.writes
+        }
+    }
+
     /// Send a request with a token for `scope`, retrying as the module documentation says.
     /// Returns the last response whatever its status; `Err` only for cancellation, credential
     /// failures and transport failures that were not (or no longer) retried.
@@ -217,6 +240,8 @@ impl ArmClient {
                 t = self.config.credential.token(scope) => t?,
                 _ = cancel.cancelled() => return Err(ArmError::cancelled()),
             };
+            // Held for the attempt only, not for the waits between attempts.
+            let permit = self.pacer(method, scope).start(cancel).await?;
             let mut builder = self
                 .http
                 .request(method.as_reqwest(), url)
@@ -239,6 +264,7 @@ impl ArmClient {
                 Ok((status, headers, text)) => {
                     let hint = retry_after(&headers);
                     let wait = hint.unwrap_or_else(|| policy.backoff(attempt));
+                    permit.finish(feedback(method, status, &headers, wait));
                     let body = if text.trim().is_empty() {
                         Json::Null
                     } else {
@@ -262,6 +288,7 @@ impl ArmClient {
                     wait
                 }
                 Err(e) => {
+                    drop(permit);
                     let wait = policy.backoff(attempt);
                     // A POST is re-sent only if it never reached the server.
                     let retry = (method != Method::Post || e.is_connect())

@@ -1,0 +1,4 @@
+resource "kubernetes_namespace" "ns" {
+  cluster = { kubeconfig_path = "@KUBECONFIG@", context = "dev" }
+  name    = "corpus"
+}

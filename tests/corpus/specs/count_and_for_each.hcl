@@ -1,0 +1,4 @@
+resource "mesh_data" "a" {
+  count    = 1
+  for_each = toset(["a"])
+}

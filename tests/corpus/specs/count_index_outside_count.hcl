@@ -1,0 +1,3 @@
+resource "mesh_data" "a" {
+  input = count.index
+}

@@ -1,0 +1,5 @@
+resource "mesh_data" "a" {
+  depends_on = mesh_data.b
+}
+resource "mesh_data" "b" {
+}

@@ -1,0 +1,4 @@
+drift {
+  ignroe {
+  }
+}

@@ -1,0 +1,4 @@
+
+
+resource "mesh_data" "a" {
+}

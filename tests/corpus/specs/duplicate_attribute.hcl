@@ -1,0 +1,4 @@
+resource "mesh_data" "a" {
+  input = 1
+  input = 2
+}

@@ -1,0 +1,3 @@
+resource "mesh_data" "a" {
+  input = { for x in ["a", "a"] : x => 1 }
+}

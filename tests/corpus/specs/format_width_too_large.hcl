@@ -1,0 +1,3 @@
+resource "mesh_data" "a" {
+  input = format("%999999999d", 1)
+}

@@ -1,0 +1,3 @@
+resource "mesh_data" "a" {
+  input = formatlist("%9999999999s", ["a"])
+}

@@ -1,0 +1,5 @@
+resource "mesh_data" "a" {
+  lifecycle {
+    ignore_changes = "input"
+  }
+}

@@ -1,0 +1,5 @@
+resource "mesh_data" "a" {
+  lifecycle {
+    prevent_destroy = "yes"
+  }
+}

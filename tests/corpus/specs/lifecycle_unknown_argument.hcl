@@ -1,0 +1,5 @@
+resource "mesh_data" "a" {
+  lifecycle {
+    create_before_destory = true
+  }
+}

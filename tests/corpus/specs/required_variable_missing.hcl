@@ -1,0 +1,6 @@
+variable "needed" {
+  type = string
+}
+resource "mesh_data" "a" {
+  input = var.needed
+}

@@ -1,0 +1,2 @@
+resourse "mesh_data" "a" {
+}

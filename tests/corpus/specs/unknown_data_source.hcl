@@ -1,0 +1,2 @@
+data "nope_thing" "a" {
+}

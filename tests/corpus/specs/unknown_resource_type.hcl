@@ -1,0 +1,2 @@
+resource "mesh_datum" "a" {
+}

@@ -1,0 +1,3 @@
+/* never closed
+resource "mesh_data" "a" {
+}

@@ -1,0 +1,4 @@
+resource "test_resource" "a" {
+  name = "a"
+  create_delay_ms = "soon"
+}

@@ -1,0 +1,7 @@
+resource "test_resource" "a" {
+  name = "a"
+}
+
+resource "mesh_data" "b" {
+  input = test_resource.a.name
+}
