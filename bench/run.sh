@@ -4,4 +4,4 @@
 set -eu
 cd "$(dirname "$0")/.."
 cargo build --release -p mesh-cli
-exec python3 bench/run.py "$@"
+BENCH_RUN_SH=1 exec python3 bench/run.py "$@"

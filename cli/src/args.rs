@@ -275,6 +275,9 @@ pub enum StateCommand {
     },
     /// List the past versions the backend keeps (blob snapshots, or the local backup).
     History,
+    /// Encrypt the state and its kept versions again with the current key (after changing the
+    /// passphrase, or turning encryption on).
+    Rekey,
     /// Copy the state between the local file .mesh/state.json and the spec's backend.
     Migrate {
         /// Where the state goes: `backend` (from the local file) or `local` (from the backend).

@@ -14,7 +14,9 @@ use mesh_engine::diagnostics::{Diagnostic, Diagnostics, SourceLocation};
 use mesh_state::azure::{
     DEFAULT_KEEP_SNAPSHOTS, DEFAULT_LEASE_SECONDS, DEVELOPMENT_ACCOUNT, DEVELOPMENT_ACCOUNT_KEY,
 };
-use mesh_state::{AccessTokens, AzureBlobBackend, AzureBlobConfig, Backend, BlobCredential};
+use mesh_state::{
+    AccessTokens, AzureBlobBackend, AzureBlobConfig, Backend, BlobCredential, Encryption,
+};
 
 /// The backend types mesh knows.
 const BACKEND_TYPES: &[&str] = &["local", "azure_blob"];
@@ -91,14 +93,21 @@ pub fn choose(settings: &MeshSettings) -> Result<BackendChoice, Diagnostics> {
     Ok(choice)
 }
 
-/// The backend for a choice; `local_path` is the local state file.
+/// The backend for a choice, encrypting with `encryption` when given; `local_path` is the
+/// local state file.
 pub fn open(
     choice: BackendChoice,
     local_path: &Path,
+    encryption: Option<Arc<Encryption>>,
 ) -> Result<Arc<dyn Backend>, mesh_state::StateError> {
     Ok(match choice {
-        BackendChoice::Local => Arc::new(mesh_state::LocalBackend::new(local_path)),
-        BackendChoice::AzureBlob(config) => Arc::new(AzureBlobBackend::new(config)?),
+        BackendChoice::Local => {
+            Arc::new(mesh_state::LocalBackend::new(local_path).with_encryption(encryption))
+        }
+        BackendChoice::AzureBlob(config) => Arc::new(AzureBlobBackend::new(AzureBlobConfig {
+            encryption,
+            ..config
+        })?),
     })
 }
 
@@ -220,6 +229,7 @@ fn azure_blob(block: &LiteralBlock, diags: &mut Diagnostics) -> Option<AzureBlob
         credential,
         lease_seconds: u32::try_from(lease_seconds).unwrap_or(u32::MAX),
         keep_snapshots: usize::try_from(keep).unwrap_or(usize::MAX),
+        encryption: None,
     };
     if let Err(e) = config.validate() {
         // Point at the setting the message names, else at the block.

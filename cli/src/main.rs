@@ -7,6 +7,7 @@
 mod args;
 mod backend_config;
 mod commands;
+mod encryption_config;
 mod local_cloud;
 mod recovery;
 mod signals;

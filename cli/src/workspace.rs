@@ -13,7 +13,7 @@ use mesh_engine::evaluation::{eval_body, Evaluation, RepetitionBinding};
 use mesh_engine::provider::ProviderRegistry;
 use mesh_engine::render::ColorChoice;
 use mesh_engine::value::Value;
-use mesh_state::{Backend, HeldLock, LocalBackend, StateDocument};
+use mesh_state::{Backend, Encryption, HeldLock, LocalBackend, StateDocument};
 use sha2::{Digest, Sha256};
 
 /// An error of a command: diagnostics about the spec, or anything else.
@@ -52,13 +52,20 @@ impl From<std::io::Error> for CommandError {
 /// The result of a command: its exit code.
 pub type CommandResult = Result<i32, CommandError>;
 
+/// The state's storage as the spec configures it.
+struct OpenedState {
+    backend: Arc<dyn Backend>,
+    /// Whether that is a remote backend rather than the local file.
+    remote: bool,
+    encryption: Option<Arc<Encryption>>,
+}
+
 /// The directory a command works in.
 pub struct Workspace {
     /// The spec directory (absolute).
     pub dir: PathBuf,
-    /// Where state lives, and whether that is a remote backend: set up on first use from
-    /// the spec's backend block.
-    backend: OnceLock<(Arc<dyn Backend>, bool)>,
+    /// Where state lives, set up on first use from the spec's `mesh` block.
+    opened: OnceLock<OpenedState>,
     /// Colors on stdout.
     pub color: ColorChoice,
 }
@@ -69,39 +76,58 @@ impl Workspace {
         let dir = std::env::current_dir().context("cannot determine the current directory")?;
         Ok(Workspace {
             dir,
-            backend: OnceLock::new(),
+            opened: OnceLock::new(),
             color,
         })
     }
 
-    /// The local state file's backend: `.mesh/state.json` in the spec directory.
-    pub fn local_backend(&self) -> LocalBackend {
-        LocalBackend::new(self.dir.join(".mesh").join("state.json"))
+    /// The local state file's backend: `.mesh/state.json` in the spec directory, with the
+    /// spec's encryption.
+    pub fn local_backend(&self) -> Result<LocalBackend, CommandError> {
+        Ok(LocalBackend::new(self.local_state_path()).with_encryption(self.encryption()?))
+    }
+
+    fn local_state_path(&self) -> PathBuf {
+        self.dir.join(".mesh").join("state.json")
     }
 
     /// Where state lives: the spec's `mesh { backend ... }` block, else the local file.
     pub fn backend(&self) -> Result<Arc<dyn Backend>, CommandError> {
-        Ok(self.opened()?.0.clone())
+        Ok(self.opened()?.backend.clone())
     }
 
     /// Whether state lives in a remote backend (not the local file).
     pub fn is_remote(&self) -> Result<bool, CommandError> {
-        Ok(self.opened()?.1)
+        Ok(self.opened()?.remote)
     }
 
-    fn opened(&self) -> Result<&(Arc<dyn Backend>, bool), CommandError> {
-        if let Some(opened) = self.backend.get() {
+    /// The state's encryption (state, backups, journal and plan files), when the spec's
+    /// `mesh { encryption { ... } }` block asks for it.
+    pub fn encryption(&self) -> Result<Option<Arc<Encryption>>, CommandError> {
+        Ok(self.opened()?.encryption.clone())
+    }
+
+    fn opened(&self) -> Result<&OpenedState, CommandError> {
+        if let Some(opened) = self.opened.get() {
             return Ok(opened);
         }
-        let choice = match self.load_config() {
-            Ok(module) => crate::backend_config::choose(&module.settings)?,
-            // Without spec files (state commands in a bare directory) state is local.
-            Err(_) if !self.has_spec_files() => crate::backend_config::BackendChoice::Local,
+        let (choice, encryption) = match self.load_config() {
+            Ok(module) => (
+                crate::backend_config::choose(&module.settings)?,
+                crate::encryption_config::from_settings(&module.settings)?,
+            ),
+            // Without spec files (state commands in a bare directory) state is local and plain.
+            Err(_) if !self.has_spec_files() => (crate::backend_config::BackendChoice::Local, None),
             Err(diags) => return Err(diags.into()),
         };
         let remote = !matches!(choice, crate::backend_config::BackendChoice::Local);
-        let backend = crate::backend_config::open(choice, self.local_backend().path())?;
-        Ok(self.backend.get_or_init(|| (backend, remote)))
+        let backend =
+            crate::backend_config::open(choice, &self.local_state_path(), encryption.clone())?;
+        Ok(self.opened.get_or_init(|| OpenedState {
+            backend,
+            remote,
+            encryption,
+        }))
     }
 
     fn has_spec_files(&self) -> bool {
@@ -133,13 +159,13 @@ impl Workspace {
     pub fn load_state(&self) -> Result<Option<StateDocument>, CommandError> {
         let backend = self.backend()?;
         let doc = backend.load()?;
-        if doc.is_none() && self.is_remote()? && self.local_backend().path().exists() {
+        if doc.is_none() && self.is_remote()? && self.local_state_path().exists() {
             return Err(anyhow::anyhow!(
                 "the spec stores state in the {}, which has no state yet, but {} holds a local \
                  state: run `mesh state migrate --to backend` to move it there (or remove the \
                  local file if it is obsolete)",
                 backend.describe(),
-                self.local_backend().path().display()
+                self.local_state_path().display()
             )
             .into());
         }

@@ -15,7 +15,8 @@ use mesh_engine::eval::{evaluate, Scope};
 use mesh_engine::provider::ProviderRegistry;
 use mesh_engine::render::{render_plan_human, render_plan_json, render_plan_markdown, ColorChoice};
 use mesh_engine::value::Value;
-use mesh_state::{JournalBatch, StateDocument};
+use mesh_state::journal::replay_journal;
+use mesh_state::StateDocument;
 
 /// The targets by name, for the stable runner and the script.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
@@ -96,21 +97,17 @@ impl Scope for EmptyScope {
     }
 }
 
-/// The state loader: a state snapshot, then (after a line holding only `---`) journal lines
-/// replayed on it as the local backend replays its journal; then what `mesh state` does with a
+/// The state loader: a state snapshot, then (after a line holding only `---`) a journal replayed
+/// on it as the local backend replays its journal; then what `mesh state` does with a
 /// loaded state: list, move and remove addresses, and encode it again.
 pub fn state_load(data: &[u8]) {
     let (snapshot, journal) = split_journal(data);
     let Ok(mut doc) = StateDocument::from_json(snapshot, Path::new("fuzz-state.json")) else {
         return;
     };
-    for line in journal.split(|&b| b == b'\n') {
-        let Ok(batch) = serde_json::from_slice::<JournalBatch>(line) else {
-            continue;
-        };
-        if batch.lineage == doc.lineage && batch.prior_serial == doc.serial {
-            doc.apply_batch(batch);
-        }
+    let before_journal = doc.clone();
+    if replay_journal(&mut doc, journal, Path::new("fuzz-state.json.journal")).is_err() {
+        doc = before_journal;
     }
     let addresses = doc.addresses();
     if let Ok(bytes) = doc.to_json() {

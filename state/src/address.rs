@@ -167,6 +167,16 @@ impl StateDocument {
         }
 
         let rename = |address: &str| format!("{to}{}", &address[from.len()..]);
+        // A state with an address that is not one cannot be loaded again.
+        if let Some(bad) = moved
+            .iter()
+            .map(|&i| rename(&self.resources[i].address))
+            .find(|a| !is_instance_address(a))
+        {
+            return Err(invalid(format!(
+                "{bad} would not be a resource instance address"
+            )));
+        }
         for &i in &moved {
             self.resources[i].address = rename(&self.resources[i].address);
         }
@@ -235,6 +245,26 @@ mod tests {
         ] {
             assert!(!is_instance_address(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_move_to_something_that_is_not_an_address_is_refused() {
+        let mut state = doc(&["mesh_data.a", "mesh_data.b[0]"]);
+        for to in ["garbage!", "mesh_data.a.b", "mesh data.x"] {
+            let err = state.move_address("mesh_data.a", to).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("would not be a resource instance address"),
+                "{to}: {err}"
+            );
+        }
+        assert_eq!(state.addresses(), ["mesh_data.a", "mesh_data.b[0]"]);
+        assert_eq!(
+            state
+                .move_address("mesh_data.b", "mesh_data.c")
+                .expect("moves"),
+            1
+        );
     }
 
     fn doc(addresses: &[&str]) -> StateDocument {

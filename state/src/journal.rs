@@ -164,9 +164,37 @@ pub(crate) fn replay(
                 batch.prior_serial, doc.serial
             ))));
         }
+        if let Some(address) = batch.entries.iter().find_map(bad_address) {
+            // Replaying it would save a state that no later load accepts.
+            return Err(ReplayError::Fatal(error(format!(
+                "the state journal is not valid: {address:?} is not a resource instance address"
+            ))));
+        }
         doc.apply_batch(batch);
     }
     Ok(())
+}
+
+/// Replay the journal `bytes` (read from `path`) onto `doc`, as
+/// [`LocalBackend::load`](crate::LocalBackend::load) does: for tools and fuzzing that hold
+/// both in memory.
+pub fn replay_journal(
+    doc: &mut StateDocument,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(), StateError> {
+    replay(doc, bytes, path).map_err(|(ReplayError::Gap(e) | ReplayError::Fatal(e))| e)
+}
+
+/// The address an entry names, when it is not a resource instance address.
+fn bad_address(entry: &JournalEntry) -> Option<&str> {
+    let address = match entry {
+        JournalEntry::Upsert { instance } => &instance.address,
+        JournalEntry::Remove { address, .. } | JournalEntry::Settle { address, .. } => address,
+        JournalEntry::Begin { pending } => &pending.instance.address,
+        JournalEntry::Outputs { .. } => return None,
+    };
+    (!crate::address::is_instance_address(address)).then_some(address.as_str())
 }
 
 /// The error for a journal found without a state file.
@@ -402,6 +430,35 @@ mod tests {
         fs::write(backend.journal_path(), lines.join("\n") + "\n").expect("write");
         let err = backend.load().expect_err("corrupt");
         assert!(matches!(err, StateError::Journal { line: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_journaled_address_that_is_no_address_is_refused_at_its_line() {
+        let mut doc = StateDocument::new();
+        doc.serial = 1;
+        let (_dir, backend) = saved(&doc);
+        record(
+            &backend,
+            &mut doc,
+            vec![JournalEntry::upsert(instance("mesh_data.a"))],
+        );
+        record(
+            &backend,
+            &mut doc,
+            vec![JournalEntry::upsert(instance("mesh data!"))],
+        );
+        let err = backend.load().expect_err("refused");
+        assert!(matches!(err, StateError::Journal { line: 2, .. }), "{err}");
+        assert!(err
+            .to_string()
+            .contains("\"mesh data!\" is not a resource instance address"));
+
+        let journal = fs::read(backend.journal_path()).expect("journal");
+        let mut snapshot = StateDocument::new();
+        snapshot.lineage = doc.lineage.clone();
+        snapshot.serial = 1;
+        let err = replay_journal(&mut snapshot, &journal, Path::new("j")).unwrap_err();
+        assert!(err.to_string().starts_with("j:2: "), "{err}");
     }
 
     #[test]

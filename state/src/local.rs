@@ -97,7 +97,10 @@ impl LocalBackend {
 
     fn load_once(&self) -> Result<Option<StateDocument>, ReplayError> {
         let snapshot = match fs::read(&self.path) {
-            Ok(bytes) => Some(self.decode(&bytes, &self.path).map_err(ReplayError::Fatal)?),
+            Ok(bytes) => Some(
+                self.decode(&bytes, &self.path)
+                    .map_err(ReplayError::Fatal)?,
+            ),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => {
                 return Err(ReplayError::Fatal(StateError::io(

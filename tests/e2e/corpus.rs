@@ -15,11 +15,12 @@ fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus")
 }
 
-/// What a case's `.expect` file says: the command to run (when not the kind's default) and the
-/// substrings stderr must contain.
+/// What a case's `.expect` file says: the commands to run (when not the kind's default), the
+/// environment to change, and the substrings stderr must contain.
 #[derive(Debug, Default)]
 struct Expect {
-    args: Option<Vec<String>>,
+    commands: Vec<Vec<String>>,
+    env: Vec<(String, String)>,
     needles: Vec<String>,
 }
 
@@ -31,11 +32,13 @@ fn read_expect(path: &Path) -> Expect {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        match line.strip_prefix("args:") {
-            Some(args) => {
-                expect.args = Some(args.split_whitespace().map(String::from).collect());
-            }
-            None => expect.needles.push(line.to_string()),
+        if let Some(args) = line.strip_prefix("args:") {
+            expect.commands.push(words(args));
+        } else if let Some(setting) = line.strip_prefix("env:") {
+            let (key, value) = setting.trim().split_once('=').expect("env: KEY=VALUE");
+            expect.env.push((key.to_string(), value.to_string()));
+        } else {
+            expect.needles.push(line.to_string());
         }
     }
     assert!(
@@ -93,9 +96,18 @@ fn cases(kind: &str) -> Vec<Case> {
     out
 }
 
-/// Run mesh without the harness's panic assertion: a panic is one more failure to report.
-fn run(spec: &Spec, args: &[String]) -> Out {
-    let output = spec.command(&as_strs(args)).output().expect("run mesh");
+/// Run mesh without the harness's panic assertion (a panic is one more failure to report), with
+/// environment variables set (or removed, when the value is empty).
+fn run(spec: &Spec, args: &[String], env: &[(String, String)]) -> Out {
+    let mut command = spec.command(&as_strs(args));
+    for (key, value) in env {
+        if value.is_empty() {
+            command.env_remove(key);
+        } else {
+            command.env(key, value);
+        }
+    }
+    let output = command.output().expect("run mesh");
     Out {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -111,8 +123,11 @@ fn words(text: &str) -> Vec<String> {
     text.split_whitespace().map(String::from).collect()
 }
 
+/// Files of a spec directory by path, with their bytes (None when absent).
+type Files = Vec<(&'static str, Option<Vec<u8>>)>;
+
 /// The files a failed command must leave as they were.
-fn snapshot(spec: &Spec) -> Vec<(&'static str, Option<Vec<u8>>)> {
+fn snapshot(spec: &Spec) -> Files {
     [
         ".mesh/state.json",
         ".mesh/state.json.journal",
@@ -193,7 +208,7 @@ fn fixture(kind: &str, name: &str) -> String {
 }
 
 /// The state a good apply of `main` leaves (state file and test store), to start cases from.
-fn applied_state(main: &str) -> Vec<(&'static str, Option<Vec<u8>>)> {
+fn applied_state(main: &str) -> Files {
     let spec = Spec::with_main(main);
     spec.apply(&[]);
     snapshot(&spec)
@@ -215,19 +230,35 @@ fn run_all(
     default_args: &[&str],
     prepare: impl Fn(&Case, &Spec) -> Vec<String>,
 ) -> usize {
+    run_all_with_env(kind, default_args, &[], prepare)
+}
+
+/// [`run_all`] with environment variables for every case (a case's `env:` lines come after).
+fn run_all_with_env(
+    kind: &str,
+    default_args: &[&str],
+    base_env: &[(&str, &str)],
+    prepare: impl Fn(&Case, &Spec) -> Vec<String>,
+) -> usize {
     let cases = cases(kind);
     let mut failures = Vec::new();
     for case in &cases {
-        let commands: Vec<Vec<String>> = match &case.expect.args {
-            Some(args) => vec![args.clone()],
-            None => default_args.iter().map(|a| words(a)).collect(),
+        let commands: Vec<Vec<String>> = if case.expect.commands.is_empty() {
+            default_args.iter().map(|a| words(a)).collect()
+        } else {
+            case.expect.commands.clone()
         };
+        let mut env: Vec<(String, String)> = base_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.extend(case.expect.env.iter().cloned());
         for base in commands {
             let spec = Spec::new();
             let mut args = base;
             args.extend(prepare(case, &spec));
             let before = snapshot(&spec);
-            let out = run(&spec, &args);
+            let out = run(&spec, &args, &env);
             failures.extend(check(case, &args, &out, &before, &spec));
         }
     }
@@ -265,7 +296,7 @@ fn malformed_variable_values() {
         let mut extra = Vec::new();
         for data in &case.data {
             copy_in(spec, data);
-            if case.expect.args.is_none() {
+            if case.expect.commands.is_empty() {
                 extra.push("-var-file".to_string());
                 extra.push(data.file_name().unwrap().to_string_lossy().into_owned());
             }
@@ -293,7 +324,7 @@ fn malformed_states_and_journals() {
 
 /// Placeholders in plan cases, replaced by the values of a real plan of the fixture spec, so that
 /// a tampered plan gets past the staleness checks to the part it tampers with.
-fn real_plan_values() -> (Vec<(&'static str, Option<Vec<u8>>)>, [(String, String); 3]) {
+fn real_plan_values() -> (Files, [(String, String); 3]) {
     let spec = Spec::with_main(&fixture("plans", "main.hcl"));
     spec.apply(&[]);
     spec.ok(&["plan", "-out", "real.json"]);
@@ -365,16 +396,61 @@ fn malformed_kubeconfigs() {
     );
 }
 
+/// The passphrase the encrypted cases were written with.
+const CORPUS_PASSPHRASE: &str = "corpus-passphrase";
+
+#[test]
+fn truncated_and_tampered_encrypted_files() {
+    let main = fixture("encrypted", "main.hcl");
+    let state = fs::read(corpus().join("encrypted/_spec/state.json")).expect("state fixture");
+    let env = [("MESH_STATE_PASSPHRASE", CORPUS_PASSPHRASE)];
+    run_all_with_env(
+        "encrypted",
+        &["plan", "apply -auto-approve"],
+        &env,
+        |case, spec| {
+            spec.write("main.hcl", &main);
+            fs::create_dir_all(spec.join(".mesh")).expect("mkdir .mesh");
+            fs::write(spec.join(".mesh/state.json"), &state).expect("write state");
+            let mut extra = Vec::new();
+            for data in &case.data {
+                let name = data.file_name().unwrap().to_string_lossy().into_owned();
+                match data.extension().and_then(|x| x.to_str()) {
+                    Some("state") => {
+                        fs::copy(data, spec.join(".mesh/state.json")).expect("copy state");
+                    }
+                    Some("journal") => {
+                        let journal = spec.join(".mesh/state.json.journal");
+                        fs::copy(data, journal).expect("copy journal");
+                    }
+                    _ => {
+                        copy_in(spec, data);
+                        extra.push(name);
+                    }
+                }
+            }
+            extra
+        },
+    );
+}
+
 #[test]
 fn the_corpus_has_at_least_a_hundred_cases() {
-    let kinds = ["specs", "vars", "state", "plans", "kubeconfigs"];
+    let kinds = [
+        "specs",
+        "vars",
+        "state",
+        "plans",
+        "kubeconfigs",
+        "encrypted",
+    ];
     let total: usize = kinds.iter().map(|k| cases(k).len()).sum();
     assert!(total >= 100, "only {total} cases");
     for kind in kinds {
         for case in cases(kind) {
             let kubeconfig_missing = kind == "kubeconfigs";
             assert!(
-                !case.data.is_empty() || case.expect.args.is_some() || kubeconfig_missing,
+                !case.data.is_empty() || !case.expect.commands.is_empty() || kubeconfig_missing,
                 "{kind}/{} has neither data nor args",
                 case.name
             );

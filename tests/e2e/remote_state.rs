@@ -290,3 +290,26 @@ fn backend_settings_are_checked_with_their_location() {
         .lacks("c2VjcmV0");
     crate::harness::assert_points_at(&out, "main.hcl", 6);
 }
+
+#[test]
+fn an_interrupted_apply_releases_its_lease() {
+    let Some(backend) = backend_block() else {
+        return;
+    };
+    let spec = Spec::with_main(&(backend + RESOURCES));
+    let mut apply = spec.spawn(
+        "apply",
+        &["apply", "-auto-approve", "-var", "delay=60000"],
+        &[],
+    );
+    apply.wait_for_stdout("test_resource.a: Creating...");
+    apply.signal("INT");
+    crate::harness::wait_until("the first interrupt to be noticed", || {
+        apply.stderr().contains("Interrupt received")
+    });
+    apply.signal("INT");
+    let out = apply.finish();
+    assert_eq!(out.code, 130, "{}", out.dump());
+    // Released, not left to lapse: the next command gets the lock at once.
+    spec.ok(&["plan"]);
+}

@@ -121,7 +121,7 @@ pub async fn run_destroy(ws: &Workspace, args: &DestroyArgs) -> CommandResult {
 
 /// Load a saved plan and check that it still applies: same state, same configuration.
 async fn saved_plan(ws: &Workspace, path: &std::path::Path) -> Result<Planned, CommandError> {
-    let plan = load_plan(path)?;
+    let plan = load_plan(ws, path)?;
     let doc = ws.load_state()?;
     let current_lineage = doc.as_ref().map(|d| d.lineage.clone());
     let current_serial = doc.as_ref().map(|d| d.serial).unwrap_or(0);

@@ -223,7 +223,7 @@ pub async fn run(ws: &Workspace, args: &PlanArgs) -> CommandResult {
     drop(lock);
     print_plan(ws, &planned.plan, args.format)?;
     if let Some(out) = &args.out {
-        save_plan(&planned.plan, out)?;
+        save_plan(ws, &planned.plan, out)?;
         if args.format == OutputFormat::Human {
             println!("\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    mesh apply {}", out.display(), out.display());
         }
@@ -250,9 +250,11 @@ pub fn print_plan(ws: &Workspace, plan: &Plan, format: OutputFormat) -> Result<(
     Ok(())
 }
 
-/// Write a plan file (it may hold secrets: owner-only permissions).
-pub fn save_plan(plan: &Plan, path: &std::path::Path) -> Result<(), CommandError> {
+/// Write a plan file (it may hold secrets: owner-only permissions, and encrypted like the state
+/// when the spec encrypts state).
+pub fn save_plan(ws: &Workspace, plan: &Plan, path: &std::path::Path) -> Result<(), CommandError> {
     let bytes = serde_json::to_vec_pretty(plan).map_err(anyhow::Error::from)?;
+    let bytes = mesh_state::crypto::seal_file(ws.encryption()?.as_deref(), bytes)?;
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes)?;
     #[cfg(unix)]
@@ -266,9 +268,10 @@ pub fn save_plan(plan: &Plan, path: &std::path::Path) -> Result<(), CommandError
 
 /// Read a plan file, checking its format version and that every change is one mesh could have
 /// planned (a plan edited by hand or cut short is refused before anything acts on it).
-pub fn load_plan(path: &std::path::Path) -> Result<Plan, CommandError> {
+pub fn load_plan(ws: &Workspace, path: &std::path::Path) -> Result<Plan, CommandError> {
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("cannot read plan file {}: {e}", path.display()))?;
+    let bytes = mesh_state::crypto::open_file(ws.encryption()?.as_deref(), &bytes, path)?;
     mesh_engine::plan::decode_saved_plan(&bytes).map_err(|e| {
         let problem = match e {
             SavedPlanError::Syntax { .. } => format!("is not a mesh plan file: {e}"),

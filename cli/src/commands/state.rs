@@ -83,6 +83,7 @@ pub fn run(ws: &Workspace, command: &StateCommand) -> CommandResult {
         StateCommand::Pull { snapshot } => state_transfer::pull(ws, snapshot.as_deref()),
         StateCommand::Push { file, force } => state_transfer::push(ws, file, *force),
         StateCommand::History => state_transfer::history(ws),
+        StateCommand::Rekey => state_transfer::rekey(ws),
         StateCommand::Migrate { to, force } => state_transfer::migrate(ws, *to, *force),
     }
 }
@@ -117,7 +118,7 @@ fn block_header(instance: &mesh_state::ResourceInstanceState) -> String {
 /// `mesh show [PLANFILE]`.
 pub fn show(ws: &Workspace, args: &ShowArgs) -> CommandResult {
     if let Some(path) = &args.plan_file {
-        let plan = load_plan(path)?;
+        let plan = load_plan(ws, path)?;
         super::plan::print_plan(ws, &plan, args.format)?;
         return Ok(0);
     }

@@ -1,5 +1,5 @@
-//! `mesh state pull|push|history|migrate`: the stored state as a whole, moved in and out of
-//! its backend.
+//! `mesh state pull|push|history|migrate|rekey`: the stored state as a whole, moved in and out
+//! of its backend, or encrypted again.
 
 use std::io::Read;
 use std::path::Path;
@@ -91,7 +91,7 @@ pub fn migrate(ws: &Workspace, to: MigrateTarget, force: bool) -> CommandResult 
         .into());
     }
     let remote = ws.backend()?;
-    let local = ws.local_backend();
+    let local = ws.local_backend()?;
     let (from, dest): (&dyn Backend, &dyn Backend) = match to {
         MigrateTarget::Backend => (&local, remote.as_ref()),
         MigrateTarget::Local => (remote.as_ref(), &local),
@@ -143,4 +143,46 @@ fn retire_local_state(
         )
     })?;
     Ok(())
+}
+
+/// `mesh state rekey`: write the state (and the past versions the storage lets mesh rewrite)
+/// again with the current key: a new salt for the current passphrase; what was encrypted with
+/// the old passphrase (`MESH_STATE_OLD_PASSPHRASE`) or not at all is encrypted anew.
+pub fn rekey(ws: &Workspace) -> CommandResult {
+    let Some(encryption) = ws.encryption()? else {
+        return Err(anyhow::anyhow!(
+            "the spec does not encrypt state: add an encryption block to its mesh block (and set \
+             MESH_STATE_PASSPHRASE) first"
+        )
+        .into());
+    };
+    let backend = ws.backend()?;
+    let lock = ws.lock("state rekey", Duration::ZERO)?;
+    let Some(doc) = ws.load_state()? else {
+        lock.release()?;
+        println!("There is no state yet: nothing to encrypt again.");
+        return Ok(0);
+    };
+    encryption.renew_write_key();
+    backend.save(&doc)?;
+    let rewritten = backend.reencrypt_history()?;
+    let older = if ws.is_remote()? {
+        backend.history()?.len().saturating_sub(1)
+    } else {
+        0
+    };
+    lock.release()?;
+    println!(
+        "Encrypted the state (serial {}) again with the current key in the {}; {rewritten} \
+         backup(s) rewritten.",
+        doc.serial,
+        backend.describe()
+    );
+    if older > 0 {
+        println!(
+            "{older} older blob snapshot(s) keep the key they were written with (blob snapshots \
+             cannot be rewritten); they are pruned as new versions are saved."
+        );
+    }
+    Ok(0)
 }

@@ -58,6 +58,10 @@ fn indent(c: &Call) -> Result<Value, FunctionError> {
     }
     let text = c.str(1)?;
     let lines = text.matches('\n').count();
+    if lines == 0 {
+        // Nothing to indent: the padding is never built, whatever its size.
+        return string(text);
+    }
     c.check_size(
         text.len()
             .saturating_add(lines.saturating_mul(spaces as usize)),
@@ -229,6 +233,7 @@ mod tests {
         let e = err("join", vec![s(&"x".repeat(20_000)), list(vec![big; 1000])]);
         assert!(e.message.contains("more than the 16 MiB"), "{}", e.message);
         assert_eq!(ok("indent", vec![n(2.0), s("a\nb")]), s("a\n  b"));
+        assert_eq!(ok("indent", vec![n(4.0e11), s("one line")]), s("one line"));
     }
 
     #[test]

@@ -8,41 +8,245 @@
 //! Seeds are every file under `fuzz/corpus/TARGET/` and the given directories; each runs once
 //! unmodified (so inputs that once crashed stay regression tests), then mutants run until the
 //! time is up. A panic is caught, its input saved to `fuzz/artifacts/TARGET/crash-HASH` and
-//! reported; an input that runs longer than the timeout is saved as `timeout-HASH` and ends the
-//! run. Exit code: 0 when nothing crashed, 1 when something did, 2 on a timeout or bad usage.
+//! reported; an input that runs longer than the timeout is saved as `timeout-HASH`, and one that
+//! asks for more than 2 GiB in one allocation as `oom-HASH` (libFuzzer's `-malloc_limit_mb`);
+//! both end the run. Exit code: 0 when nothing crashed, 1 when something did, 2 on a timeout, an
+//! allocation over the limit or bad usage.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use mesh_fuzz::TARGETS;
 
 /// Tokens worth splicing into inputs: HCL syntax, function names, JSON structure, extremes.
 const DICTIONARY: &[&str] = &[
-    "resource", "data", "variable", "locals", "output", "module", "provider", "drift", "ignore",
-    "lifecycle", "count", "for_each", "depends_on", "each.key", "each.value", "count.index",
-    "var.x", "local.y", "mesh_data", "test_resource", "\"mesh_data\" \"a\"", "{", "}", "[", "]",
-    "(", ")", "${", "%{", "%{ for x in [1] }", "%{ endfor }", "%{ if true }", "%{ endif }",
-    "<<EOT\n", "\nEOT\n", "<<-EOT\n", "for", " in ", " : ", "=>", "...", "[*]", ".*", "?", ":",
-    "==", "!=", "&&", "||", "!", "-", "+", "*", "/", "%", "<=", ">=", "null", "true", "false",
-    "\"\"", "\"", "\\", "\\u0000", "\\uD800", "\n", " = ", "#", "//", "/*", "*/", "0", "-1",
-    "1e308", "-1e308", "1.5", "9007199254740993", "18446744073709551616", "NaN", "inf",
-    "format(\"%5d\", 1)", "formatlist(", "range(", "cidrsubnet(\"10.0.0.0/8\", 8, 1)",
-    "cidrhost(", "substr(", "slice(", "element(", "chunklist(", "indent(", "replace(", "join(",
-    "split(", "jsondecode(", "yamldecode(", "tonumber(", "tostring(", "toset(", "tomap(",
-    "merge(", "lookup(", "zipmap(", "flatten(", "setproduct(", "try(", "can(", "pow(", "log(",
-    "parseint(", "base64decode(", "strrev(", "title(", "upper(", "lower(", "sort(", "keys(",
-    "values(", "one(", "coalesce(", "concat(", "distinct(", "reverse(", "sum(", "max(", "min(",
-    "\"format_version\"", "\"serial\"", "\"lineage\"", "\"resources\"", "\"pending\"",
-    "\"address\"", "\"attributes\"", "\"dependencies\"", "\"sensitive_paths\"", "\"deposed\"",
-    "\"changes\"", "\"action\"", "\"before\"", "\"after\"", "\"unknown\"", "\"sensitive\"",
-    "\"value\"", "\"outputs\"", "\"variables\"", "\"prior_state\"", "\"drift\"", "\"create\"",
-    "\"delete\"", "\"update\"", "\"delete_then_create\"", "\"create_then_delete\"", "\"read\"",
-    "\"no_op\"", "\"managed\"", "\"data\"", "\"module.a[0].\"", "\"mesh_data.a[\\\"k\\\"]\"",
-    " (deposed object 1a2b3c4d)", "\n---\n", ",", "[]", "{}", "[[[[", "]]]]", "{\"a\":",
+    "resource",
+    "data",
+    "variable",
+    "locals",
+    "output",
+    "module",
+    "provider",
+    "drift",
+    "ignore",
+    "lifecycle",
+    "count",
+    "for_each",
+    "depends_on",
+    "each.key",
+    "each.value",
+    "count.index",
+    "var.x",
+    "local.y",
+    "mesh_data",
+    "test_resource",
+    "\"mesh_data\" \"a\"",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "${",
+    "%{",
+    "%{ for x in [1] }",
+    "%{ endfor }",
+    "%{ if true }",
+    "%{ endif }",
+    "<<EOT\n",
+    "\nEOT\n",
+    "<<-EOT\n",
+    "for",
+    " in ",
+    " : ",
+    "=>",
+    "...",
+    "[*]",
+    ".*",
+    "?",
+    ":",
+    "==",
+    "!=",
+    "&&",
+    "||",
+    "!",
+    "-",
+    "+",
+    "*",
+    "/",
+    "%",
+    "<=",
+    ">=",
+    "null",
+    "true",
+    "false",
+    "\"\"",
+    "\"",
+    "\\",
+    "\\u0000",
+    "\\uD800",
+    "\n",
+    " = ",
+    "#",
+    "//",
+    "/*",
+    "*/",
+    "0",
+    "-1",
+    "1e308",
+    "-1e308",
+    "1.5",
+    "9007199254740993",
+    "18446744073709551616",
+    "NaN",
+    "inf",
+    "format(\"%5d\", 1)",
+    "formatlist(",
+    "range(",
+    "cidrsubnet(\"10.0.0.0/8\", 8, 1)",
+    "cidrhost(",
+    "substr(",
+    "slice(",
+    "element(",
+    "chunklist(",
+    "indent(",
+    "replace(",
+    "join(",
+    "split(",
+    "jsondecode(",
+    "yamldecode(",
+    "tonumber(",
+    "tostring(",
+    "toset(",
+    "tomap(",
+    "merge(",
+    "lookup(",
+    "zipmap(",
+    "flatten(",
+    "setproduct(",
+    "try(",
+    "can(",
+    "pow(",
+    "log(",
+    "parseint(",
+    "base64decode(",
+    "strrev(",
+    "title(",
+    "upper(",
+    "lower(",
+    "sort(",
+    "keys(",
+    "values(",
+    "one(",
+    "coalesce(",
+    "concat(",
+    "distinct(",
+    "reverse(",
+    "sum(",
+    "max(",
+    "min(",
+    "\"format_version\"",
+    "\"serial\"",
+    "\"lineage\"",
+    "\"resources\"",
+    "\"pending\"",
+    "\"address\"",
+    "\"attributes\"",
+    "\"dependencies\"",
+    "\"sensitive_paths\"",
+    "\"deposed\"",
+    "\"changes\"",
+    "\"action\"",
+    "\"before\"",
+    "\"after\"",
+    "\"unknown\"",
+    "\"sensitive\"",
+    "\"value\"",
+    "\"outputs\"",
+    "\"variables\"",
+    "\"prior_state\"",
+    "\"drift\"",
+    "\"create\"",
+    "\"delete\"",
+    "\"update\"",
+    "\"delete_then_create\"",
+    "\"create_then_delete\"",
+    "\"read\"",
+    "\"no_op\"",
+    "\"managed\"",
+    "\"data\"",
+    "\"module.a[0].\"",
+    "\"mesh_data.a[\\\"k\\\"]\"",
+    " (deposed object 1a2b3c4d)",
+    "\n---\n",
+    ",",
+    "[]",
+    "{}",
+    "[[[[",
+    "]]]]",
+    "{\"a\":",
 ];
+
+/// The largest single allocation an input may cause.
+const MALLOC_LIMIT: usize = 2 << 30;
+
+/// The system allocator, except that a request over [`MALLOC_LIMIT`] saves the input in flight
+/// and ends the process: otherwise the allocation failure aborts without saying which input.
+struct Guarded;
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the only addition is the
+// report, which runs instead of an allocation that is never made.
+unsafe impl GlobalAlloc for Guarded {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > MALLOC_LIMIT {
+            over_limit(layout.size());
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > MALLOC_LIMIT {
+            over_limit(new_size);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Guarded = Guarded;
+
+/// Where the input in flight is, set once the run starts.
+static IN_FLIGHT: OnceLock<(Arc<InFlight>, PathBuf)> = OnceLock::new();
+
+fn over_limit(size: usize) -> ! {
+    static REPORTING: AtomicBool = AtomicBool::new(false);
+    if !REPORTING.swap(true, Ordering::SeqCst) {
+        if let Some((in_flight, artifacts)) = IN_FLIGHT.get() {
+            let input = in_flight
+                .input
+                .try_lock()
+                .map(|i| i.clone())
+                .unwrap_or_default();
+            let saved = save(artifacts, "oom", &input);
+            eprintln!(
+                "OOM: an input asked for {size} bytes at once, more than {MALLOC_LIMIT} ({})",
+                saved.display()
+            );
+        }
+    }
+    std::process::exit(2);
+}
 
 struct Options {
     target: String,
@@ -137,6 +341,7 @@ fn run(options: &Options, target: fn(&[u8])) -> i32 {
         input: Mutex::new(Vec::new()),
         started_ms: AtomicU64::new(u64::MAX),
     });
+    let _ = IN_FLIGHT.set((in_flight.clone(), artifacts.clone()));
     let clock = Instant::now();
     spawn_watchdog(in_flight.clone(), clock, options.timeout, artifacts.clone());
     // Panics are expected findings: report them here, not with the default hook's backtrace.
@@ -182,11 +387,7 @@ fn run(options: &Options, target: fn(&[u8])) -> i32 {
         runs as f64 / secs.max(1e-9),
         crashes.len()
     );
-    println!(
-        "{}\t{runs}\t{secs:.0}\t{}",
-        options.target,
-        crashes.len()
-    );
+    println!("{}\t{runs}\t{secs:.0}\t{}", options.target, crashes.len());
     i32::from(!crashes.is_empty())
 }
 
@@ -199,7 +400,11 @@ fn spawn_watchdog(in_flight: Arc<InFlight>, clock: Instant, timeout: Duration, a
         }
         let now = clock.elapsed().as_millis() as u64;
         if now.saturating_sub(started) > timeout.as_millis() as u64 {
-            let input = in_flight.input.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let input = in_flight
+                .input
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             let saved = save(&artifacts, "timeout", &input);
             eprintln!(
                 "TIMEOUT: an input ran longer than {} s ({})",
@@ -260,7 +465,9 @@ fn mutate_once(rng: &mut fastrand::Rng, data: &mut Vec<u8>, seeds: &[Vec<u8>]) {
         }
         1 if len > 0 => {
             let i = rng.usize(..len);
-            data[i] = *rng.choice(b"\0\xff\"{}[]()\n$%\\=.,:0-9e".iter()).unwrap_or(&b'0');
+            data[i] = *rng
+                .choice(b"\0\xff\"{}[]()\n$%\\=.,:0-9e".iter())
+                .unwrap_or(&b'0');
         }
         2 => {
             let token = rng.choice(DICTIONARY.iter()).unwrap_or(&"{");

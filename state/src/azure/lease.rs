@@ -22,6 +22,9 @@ use crate::sys::hostname;
 /// The longest pause between two attempts to take a lease someone else holds.
 const MAX_RETRY: Duration = Duration::from_secs(2);
 
+/// How long a signal handler's release may take before the process exits anyway.
+const RELEASE_WAIT: Duration = Duration::from_millis(1500);
+
 /// A lease this process took: shared by the lock handle, its renewer and the backend (which
 /// writes under it).
 #[derive(Debug)]
@@ -312,10 +315,22 @@ impl HeldLock for LeaseLock {
         release_lease(&self.blobs, &self.lease)
     }
 
+    /// The release is bounded: a process exiting on a signal waits for it at most
+    /// [`RELEASE_WAIT`]; a lease not released by then lapses by itself.
     fn releaser(&self) -> Box<dyn Fn() + Send + Sync> {
         let (blobs, lease) = (self.blobs.clone(), self.lease.clone());
         Box::new(move || {
-            let _ = release_lease(&blobs, &lease);
+            let (blobs, lease) = (blobs.clone(), lease.clone());
+            let (done, finished) = mpsc::channel();
+            let spawned = std::thread::Builder::new()
+                .name("mesh-lease-release".to_string())
+                .spawn(move || {
+                    let _ = release_lease(&blobs, &lease);
+                    let _ = done.send(());
+                });
+            if spawned.is_ok() {
+                let _ = finished.recv_timeout(RELEASE_WAIT);
+            }
         })
     }
 }

@@ -32,6 +32,7 @@ use lease::{Lease, LeaseLock};
 pub use http::{AccessTokens, BlobCredential};
 
 use crate::backend::{Backend, HeldLock, SnapshotInfo, StoredSizes};
+use crate::crypto::{self, Encryption};
 use crate::document::StateDocument;
 use crate::error::StateError;
 use crate::journal::{self, JournalBatch, ReplayError};
@@ -70,6 +71,8 @@ pub struct AzureBlobConfig {
     pub lease_seconds: u32,
     /// How many snapshots of past versions to keep (at least 1).
     pub keep_snapshots: usize,
+    /// When set, the snapshot and every journal block are encrypted.
+    pub encryption: Option<Arc<Encryption>>,
 }
 
 impl AzureBlobConfig {
@@ -145,6 +148,7 @@ pub struct AzureBlobBackend {
     lease: Mutex<Weak<Lease>>,
     /// The journal's length as this writer last saw it (`None`: unknown or no journal).
     journal_length: Mutex<Option<u64>>,
+    encryption: Option<Arc<Encryption>>,
 }
 
 impl std::fmt::Debug for Blobs {
@@ -173,6 +177,7 @@ impl AzureBlobBackend {
             keep_snapshots: config.keep_snapshots,
             lease: Mutex::new(Weak::new()),
             journal_length: Mutex::new(None),
+            encryption: config.encryption,
         })
     }
 
@@ -221,13 +226,20 @@ impl AzureBlobBackend {
         let location = self.location();
         let snapshot = match self.blobs.get(&self.blobs.state, None).map_err(fatal)? {
             Some(bytes) if !bytes.is_empty() => {
-                Some(StateDocument::from_json(&bytes, &location).map_err(fatal)?)
+                let plain = crypto::open_file(self.encryption.as_deref(), &bytes, &location)
+                    .map_err(fatal)?;
+                Some(StateDocument::from_json(&plain, &location).map_err(fatal)?)
             }
             _ => None,
         };
         let journal = self.blobs.get(&self.blobs.journal, None).map_err(fatal)?;
         self.set_journal_length(journal.as_ref().map(|j| j.len() as u64));
-        let journal = journal.unwrap_or_default();
+        let journal = crypto::open_journal(
+            self.encryption.as_deref(),
+            &journal.unwrap_or_default(),
+            &self.journal_location(),
+        )
+        .map_err(fatal)?;
         match snapshot {
             Some(mut doc) => {
                 journal::replay(&mut doc, &journal, &self.journal_location())?;
@@ -357,7 +369,7 @@ impl Backend for AzureBlobBackend {
 
     fn save(&self, doc: &StateDocument) -> Result<u64, StateError> {
         let lease = self.write_lease()?;
-        let bytes = doc.to_json()?;
+        let bytes = crypto::seal_file(self.encryption.as_deref(), doc.to_json()?)?;
         let size = bytes.len() as u64;
         let metadata = self.metadata_for(doc, lease.as_deref());
         let lease_id = lease.as_ref().map(|l| l.id.as_str());
@@ -374,6 +386,9 @@ impl Backend for AzureBlobBackend {
     fn append(&self, batch: &JournalBatch) -> Result<u64, StateError> {
         self.write_lease()?;
         let mut line = serde_json::to_vec(batch).map_err(StateError::Encode)?;
+        if let Some(encryption) = &self.encryption {
+            line = encryption.seal(&line)?;
+        }
         line.push(b'\n');
         if self.journal_length().is_none() {
             self.blobs.create_journal()?;
@@ -429,6 +444,7 @@ impl Backend for AzureBlobBackend {
                 backend: Backend::describe(self),
             })?;
         let location = format!("{}?snapshot={id}", self.location().display());
-        StateDocument::from_json(&bytes, Path::new(&location))
+        let plain = crypto::open_file(self.encryption.as_deref(), &bytes, Path::new(&location))?;
+        StateDocument::from_json(&plain, Path::new(&location))
     }
 }

@@ -49,6 +49,7 @@ fn config(lease_seconds: u32) -> Option<AzureBlobConfig> {
         credential: BlobCredential::SharedKey(DEVELOPMENT_ACCOUNT_KEY.to_string()),
         lease_seconds,
         keep_snapshots: 3,
+        encryption: None,
     })
 }
 
@@ -265,4 +266,48 @@ fn bad_credentials_are_reported_with_the_service_code() {
         message.contains("azure_blob://devstoreaccount1/"),
         "{message}"
     );
+}
+
+#[test]
+fn encrypted_blobs_hold_no_plaintext() {
+    let Some(mut config) = config(60) else {
+        return;
+    };
+    let plain_config = config.clone();
+    let encryption = crate::Encryption::new(
+        vec![crate::KeySource::Passphrase {
+            passphrase: "correct horse battery".into(),
+            params: crate::KdfParams {
+                m_kib: 64,
+                t: 1,
+                p: 1,
+            },
+        }],
+        "the test passphrase",
+    )
+    .expect("keys");
+    config.encryption = Some(Arc::new(encryption));
+    let backend = backend(&config);
+    let _lock = backend.lock("apply", Duration::ZERO).expect("lock");
+    let mut doc = StateDocument::new();
+    doc.serial = 1;
+    let mut secret = instance("pki_root_ca.mesh");
+    secret.attributes = serde_json::json!({ "private_key_pem": "TOP-SECRET-KEY" });
+    doc.upsert(secret);
+    backend.save(&doc).expect("save");
+    backend
+        .append(&batch(&mut doc, "mesh_data.more"))
+        .expect("append");
+    for blob in [&backend.blobs.state, &backend.blobs.journal] {
+        let raw = backend.blobs.get(blob, None).expect("get").expect("exists");
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("{\"mesh_encrypted\":1"), "{blob}: {text}");
+        assert!(
+            !text.contains("TOP-SECRET-KEY") && !text.contains("mesh_data"),
+            "{blob}"
+        );
+    }
+    assert_eq!(backend.load().expect("load"), Some(doc));
+    let err = self::backend(&plain_config).load().expect_err("no key");
+    assert!(matches!(err, StateError::Encrypted { .. }), "{err}");
 }

@@ -67,7 +67,11 @@ impl Envelope {
     /// The associated data: the version, cipher and key description.
     pub fn aad(&self) -> Vec<u8> {
         let key = serde_json::to_string(&self.key).unwrap_or_default();
-        format!("mesh-encrypted/{}/{}/{key}", self.mesh_encrypted, self.cipher).into_bytes()
+        format!(
+            "mesh-encrypted/{}/{}/{key}",
+            self.mesh_encrypted, self.cipher
+        )
+        .into_bytes()
     }
 
     /// One line of JSON, without the newline.

@@ -104,9 +104,14 @@ impl std::fmt::Debug for Encryption {
 impl Encryption {
     /// Encryption with `sources` (the first one writes); `description` names them in errors
     /// without revealing them.
-    pub fn new(sources: Vec<KeySource>, description: impl Into<String>) -> Result<Self, StateError> {
+    pub fn new(
+        sources: Vec<KeySource>,
+        description: impl Into<String>,
+    ) -> Result<Self, StateError> {
         if sources.is_empty() {
-            return Err(StateError::Config("encryption needs at least one key".into()));
+            return Err(StateError::Config(
+                "encryption needs at least one key".into(),
+            ));
         }
         for source in &sources {
             if let KeySource::Passphrase { passphrase, .. } = source {
@@ -151,7 +156,11 @@ impl Encryption {
         let aad = envelope.aad();
         let mut data = plaintext.to_vec();
         cipher(&key)?
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad[..]), &mut data)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(&aad[..]),
+                &mut data,
+            )
             .map_err(|_| StateError::Config("AES-256-GCM encryption failed".into()))?;
         envelope.data = BASE64.encode(&data);
         Ok(envelope.encode())
@@ -169,7 +178,11 @@ impl Encryption {
         for key in self.keys_for(&envelope.key).map_err(fail)? {
             let mut buffer = data.clone();
             let opened = cipher(&key)?
-                .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(&aad[..]), &mut buffer)
+                .open_in_place(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(&aad[..]),
+                    &mut buffer,
+                )
                 .map(|plain| plain.len());
             if let Ok(len) = opened {
                 buffer.truncate(len);
@@ -239,16 +252,33 @@ impl Encryption {
         let mut problems = Vec::new();
         for (index, source) in self.sources.iter().enumerate() {
             let key = match (source, key_ref) {
-                (KeySource::Passphrase { passphrase, .. }, KeyRef::Passphrase { kdf, m_kib, t, p, salt }) => {
+                (
+                    KeySource::Passphrase { passphrase, .. },
+                    KeyRef::Passphrase {
+                        kdf,
+                        m_kib,
+                        t,
+                        p,
+                        salt,
+                    },
+                ) => {
                     if kdf != "argon2id" {
                         return Err(format!("unsupported key derivation \"{kdf}\""));
                     }
-                    let salt = BASE64.decode(salt).map_err(|_| "the salt is damaged".to_string())?;
-                    let params = KdfParams { m_kib: *m_kib, t: *t, p: *p };
+                    let salt = BASE64
+                        .decode(salt)
+                        .map_err(|_| "the salt is damaged".to_string())?;
+                    let params = KdfParams {
+                        m_kib: *m_kib,
+                        t: *t,
+                        p: *p,
+                    };
                     derive(passphrase, &salt, params)?
                 }
                 (KeySource::KeyVault(wrapper), KeyRef::Wrapped { kek, wrapped, .. }) => {
-                    let wrapped = BASE64.decode(wrapped).map_err(|_| "the wrapped key is damaged".to_string())?;
+                    let wrapped = BASE64
+                        .decode(wrapped)
+                        .map_err(|_| "the wrapped key is damaged".to_string())?;
                     match wrapper.unwrap(kek, &wrapped) {
                         Ok(key) => match <[u8; 32]>::try_from(key.as_slice()) {
                             Ok(key) => key,
@@ -275,7 +305,10 @@ impl Encryption {
                 KeyRef::Passphrase { .. } => "a passphrase".to_string(),
                 KeyRef::Wrapped { kek, .. } => format!("the Key Vault key {kek}"),
             };
-            let mut message = format!("it was encrypted with {kind}, which {} cannot provide", self.description);
+            let mut message = format!(
+                "it was encrypted with {kind}, which {} cannot provide",
+                self.description
+            );
             for p in problems {
                 message.push_str(&format!("; {p}"));
             }
@@ -293,7 +326,11 @@ fn derive(passphrase: &str, salt: &[u8], params: KdfParams) -> Result<[u8; 32], 
     }
     let argon_params = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
         .map_err(|e| format!("invalid key derivation parameters: {e}"))?;
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
+    let argon = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon_params,
+    );
     let mut key = [0u8; 32];
     argon
         .hash_password_into(passphrase.as_bytes(), salt, &mut key)

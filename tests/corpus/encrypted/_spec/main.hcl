@@ -1,0 +1,6 @@
+mesh {
+  encryption {}
+}
+resource "test_resource" "a" {
+  name = "a"
+}
