@@ -45,9 +45,12 @@ status=0
 summary=()
 if [ "$engine" = libfuzzer ]; then
     for target in "${targets[@]}"; do
-        dirs=("corpus/$target")
+        # libFuzzer adds what it finds to the first directory: a scratch one, so that the
+        # checked-in seeds stay small.
+        scratch="target/fuzz-corpus/$target"
+        mkdir -p "$scratch" "corpus/$target"
+        dirs=("$scratch" "corpus/$target")
         for dir in $(seeds_for "$target"); do dirs+=("$root/$dir"); done
-        mkdir -p "corpus/$target"
         if cargo +nightly fuzz run "$target" "${dirs[@]}" -- \
             -max_total_time="$seconds" -max_len=8192 -timeout=20 -rss_limit_mb=2048; then
             summary+=("$target: no crash")

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
+pub use deployment::{
+    has_placeholder, Deployment, DeploymentResource, LocatedFinding, Origins, UnknownOrigin,
+};
 pub use schema::{
     AttrType, AttributeSchema, BlockSchema, NestedBlockSchema, Nesting, Presence, ProviderSchema,
     ResourceSchema,
-};
-pub use deployment::{
-    has_placeholder, Deployment, DeploymentResource, LocatedFinding, Origins, UnknownOrigin,
 };
 pub use sensitivity::{mark_data_result, mark_sensitive};
 

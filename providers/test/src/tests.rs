@@ -368,8 +368,14 @@ fn expected_durations_are_the_configured_delays() {
     let expected = |kind| p.expected_duration(TEST_RESOURCE, kind, &object);
     assert_eq!(expected(OpKind::Create), Some(Duration::from_millis(1500)));
     assert_eq!(expected(OpKind::Delete), Some(Duration::from_millis(20)));
-    assert_eq!(expected(OpKind::DeleteDeposed), Some(Duration::from_millis(20)));
+    assert_eq!(
+        expected(OpKind::DeleteDeposed),
+        Some(Duration::from_millis(20))
+    );
     assert_eq!(expected(OpKind::Update), Some(Duration::ZERO));
     assert_eq!(expected(OpKind::Read), None);
-    assert_eq!(p.expected_duration("test_other", OpKind::Create, &object), None);
+    assert_eq!(
+        p.expected_duration("test_other", OpKind::Create, &object),
+        None
+    );
 }
