@@ -18,8 +18,11 @@ use mesh_engine::value::Value;
 use mesh_state::journal::replay_journal;
 use mesh_state::StateDocument;
 
+/// A target: its name and the function that takes one input.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// The targets by name, for the stable runner and the script.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[Target] = &[
     ("hcl_parse", hcl_parse),
     ("eval_expression", eval_expression),
     ("state_load", state_load),
