@@ -6,9 +6,8 @@ mod config_map;
 mod istio_control_plane;
 mod manifest;
 mod manifests;
-mod namespace;
+mod metadata_only;
 mod secret;
-mod service_account;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -87,10 +86,10 @@ pub trait ObjectSetType: Send + Sync {
 /// Every Kubernetes resource type.
 pub fn all() -> Vec<Arc<dyn ObjectSetType>> {
     vec![
-        Arc::new(namespace::Namespace),
+        Arc::new(metadata_only::NAMESPACE),
         Arc::new(secret::Secret),
         Arc::new(config_map::ConfigMap),
-        Arc::new(service_account::ServiceAccount),
+        Arc::new(metadata_only::SERVICE_ACCOUNT),
         Arc::new(manifest::Manifest),
         Arc::new(manifests::Manifests),
     ]
