@@ -68,6 +68,10 @@ impl Provider for Probe {
         Ok(())
     }
 
+    fn checks_deployment(&self, _resource_types: &std::collections::BTreeSet<String>) -> bool {
+        true
+    }
+
     fn check_deployment(&self, deployment: &Deployment) -> Vec<PlanFinding> {
         let mut findings = Vec::new();
         for resource in &deployment.resources {

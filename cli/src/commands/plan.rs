@@ -82,6 +82,9 @@ pub async fn make_checked_plan(
     // Operations a crash left in flight: adopt what exists before planning.
     let doc = crate::recovery::recovered(ws.load_state()?, &providers).await;
     let mut prior = prior_state(doc.as_ref());
+    // The engine's view is all the plan needs: with thousands of instances the document is a
+    // second copy of every value.
+    drop(doc);
     let mut drift = Vec::new();
     if refresh && !prior.instances.is_empty() {
         let progress = RefreshLines::new();
@@ -97,7 +100,7 @@ pub async fn make_checked_plan(
     let checked = plan_checked(PlanInput {
         evaluation,
         providers: providers.clone(),
-        prior: prior.clone(),
+        prior,
         options: PlanOptions {
             mode,
             targets: flags.targets.clone(),
@@ -108,6 +111,7 @@ pub async fn make_checked_plan(
     })
     .await?;
     let mut plan = checked.plan;
+    let prior = checked.prior;
     plan.record_drift(drift, &root.drift.ignore);
     if refresh_only {
         keep_refresh_only(&mut plan);

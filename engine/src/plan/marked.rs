@@ -1,5 +1,7 @@
 //! A [`Value`] in serialisable form: plain JSON plus the paths of its marks.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::value::{paths_of, MarkKind, PathStep, Value};
@@ -7,8 +9,9 @@ use crate::value::{paths_of, MarkKind, PathStep, Value};
 /// A value as stored in plans: JSON with unknown and sensitive paths beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct MarkedValue {
-    /// The value; unknowns are null here.
-    pub value: serde_json::Value,
+    /// The value; unknowns are null here. Shared: a no-change plan's `after` is its `before`,
+    /// and large plans keep one copy of it.
+    pub value: Arc<serde_json::Value>,
     /// Paths that are unknown until apply.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown: Vec<Vec<PathStep>>,
@@ -21,7 +24,7 @@ impl MarkedValue {
     /// Record a value with its marks.
     pub fn from_value(value: &Value) -> MarkedValue {
         MarkedValue {
-            value: value.to_json(),
+            value: Arc::new(value.to_json()),
             unknown: paths_of(value, MarkKind::Unknown),
             sensitive: paths_of(value, MarkKind::Sensitive),
         }

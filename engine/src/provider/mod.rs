@@ -9,6 +9,7 @@ mod deployment;
 mod schema;
 mod sensitivity;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -192,6 +193,13 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// Whether this provider has a [`Provider::check_plan`]: plans hand it its resources'
+    /// planned values only when it says so (a copy of each, which thousands of instances of a
+    /// provider without checks need not pay for). `false` by default.
+    fn checks_plan(&self) -> bool {
+        false
+    }
+
     /// Check the whole planned deployment — every managed resource of every provider, with
     /// its configuration ([`Deployment`]) — for mistakes that make the deployed system not
     /// work, though each request would succeed (a multi-cluster mesh spans Azure, PKI,
@@ -202,6 +210,15 @@ pub trait Provider: Send + Sync {
     fn check_deployment(&self, deployment: &Deployment) -> Vec<PlanFinding> {
         let _ = deployment;
         Vec::new()
+    }
+
+    /// Whether [`Provider::check_deployment`] has anything to look at in a spec declaring
+    /// `resource_types`. Building the deployment evaluates every instance a second time, so
+    /// plans skip it when no provider says yes. `false` (the default) for providers without a
+    /// deployment check.
+    fn checks_deployment(&self, resource_types: &BTreeSet<String>) -> bool {
+        let _ = resource_types;
+        false
     }
 
     /// How long `operation` on an instance of `resource_type` usually takes, given its planned

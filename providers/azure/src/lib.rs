@@ -168,6 +168,10 @@ impl Provider for AzureProvider {
         }
     }
 
+    fn checks_plan(&self) -> bool {
+        true
+    }
+
     fn check_plan(&self, resources: &[PlannedResource]) -> Vec<PlanFinding> {
         checks::check(resources)
     }

@@ -112,6 +112,15 @@ impl Provider for KubernetesProvider {
     }
 
     /// The mesh rules ([`checks`]), run once: by the `istio` provider.
+    fn checks_deployment(&self, resource_types: &std::collections::BTreeSet<String>) -> bool {
+        // The mesh rules start from Istio and Kubernetes objects; Azure and PKI resources only
+        // matter as what those objects refer to.
+        self.name == ISTIO_PROVIDER_NAME
+            && resource_types
+                .iter()
+                .any(|t| t.starts_with("istio_") || t.starts_with("kubernetes_"))
+    }
+
     fn check_deployment(&self, deployment: &Deployment) -> Vec<PlanFinding> {
         if self.name != ISTIO_PROVIDER_NAME {
             return Vec::new();

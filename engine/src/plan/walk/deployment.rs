@@ -7,16 +7,17 @@
 //! then evaluated again in its module instance and repetition. It is only for checks: nothing
 //! of it reaches the plan.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{find_resource_config, Walker};
 use crate::address::{InstanceAddress, InstanceKey};
-use crate::config::{Repetition, Resource, ResourceMode};
+use crate::config::{Module, Repetition, Resource, ResourceMode};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::evaluation::{eval_body, Evaluation, RepetitionBinding, Shape};
 use crate::plan::{Action, PlanMode};
 use crate::provider::{
     Deployment, DeploymentResource, FindingSeverity, LocatedFinding, Origins, PlanFinding,
+    ProviderRegistry,
 };
 use crate::value::Value;
 
@@ -24,7 +25,10 @@ impl Walker {
     /// Run every provider's [`crate::provider::Provider::check_deployment`]; keep the findings
     /// with their locations, and show warnings and errors as plan warnings.
     pub(super) fn check_deployment_with_providers(&mut self) {
-        if self.options.mode == PlanMode::Destroy || self.diags.has_errors() {
+        if !self.check_deployment
+            || self.options.mode == PlanMode::Destroy
+            || self.diags.has_errors()
+        {
             return;
         }
         let deployment = self.deployment();
@@ -126,10 +130,30 @@ impl Walker {
     }
 }
 
-/// The repetition bindings of each resource, expanded once per resource.
+/// Whether any provider checks a deployment made of the module tree's resource types.
+pub(super) fn wants_deployment(providers: &ProviderRegistry, evaluation: &Evaluation) -> bool {
+    let mut types = BTreeSet::new();
+    collect_resource_types(evaluation.root(), &mut types);
+    providers
+        .iter()
+        .any(|(_, provider)| provider.checks_deployment(&types))
+}
+
+fn collect_resource_types(module: &Module, types: &mut BTreeSet<String>) {
+    for resource in module.resources.values() {
+        if !types.contains(&resource.resource_type) {
+            types.insert(resource.resource_type.clone());
+        }
+    }
+    for call in module.module_calls.values() {
+        collect_resource_types(&call.module, types);
+    }
+}
+
+/// The repetition bindings of each resource, expanded once per resource and found by key.
 #[derive(Default)]
 struct BindingCache {
-    by_resource: HashMap<String, Option<Vec<RepetitionBinding>>>,
+    by_resource: HashMap<String, Option<HashMap<InstanceKey, RepetitionBinding>>>,
 }
 
 impl BindingCache {
@@ -143,10 +167,10 @@ impl BindingCache {
         let all = self.by_resource.entry(key).or_insert_with(|| {
             let path = parsed.resource.module.clone();
             let scope = symbolic.scope(&path, RepetitionBinding::None);
-            symbolic.expand(&resource.repetition, &scope).ok()
+            let bindings = symbolic.expand(&resource.repetition, &scope).ok()?;
+            Some(bindings.into_iter().map(|b| (b.key(), b)).collect())
         });
-        let wanted: &InstanceKey = &parsed.key;
-        all.as_ref()?.iter().find(|b| &b.key() == wanted).cloned()
+        all.as_ref()?.get(&parsed.key).cloned()
     }
 }
 

@@ -10,6 +10,7 @@ mod deployment;
 mod passes;
 
 use super::deps::DependencyTracker;
+use deployment::wants_deployment;
 use super::{
     config_order, Action, ConfigNode, MarkedValue, OutputChange, Plan, PlanMode, ResourceChange,
     StateRef, PLAN_FORMAT_VERSION,
@@ -63,6 +64,9 @@ struct Walker {
     orders: HashMap<std::path::PathBuf, Vec<ConfigNode>>,
     /// Root variables, for the symbolic evaluation of the deployment check.
     variables: BTreeMap<String, Value>,
+    /// Whether some provider checks the deployment (it costs a second evaluation of every
+    /// instance, so it is skipped when no provider looks at it).
+    check_deployment: bool,
     /// Each managed instance's evaluated configuration, for the deployment check.
     configs: HashMap<String, Value>,
     /// What the providers' deployment checks found.
@@ -76,6 +80,8 @@ pub struct CheckedPlan {
     pub plan: Plan,
     /// Every finding of [`crate::provider::Provider::check_deployment`], with locations.
     pub findings: Vec<LocatedFinding>,
+    /// The prior state the plan was made from, handed back (a large state is not copied).
+    pub prior: PriorState,
 }
 
 /// Make a plan. Errors are every diagnostic found; warnings travel in the plan.
@@ -87,6 +93,7 @@ pub async fn plan(input: PlanInput) -> Result<Plan, Diagnostics> {
 pub async fn plan_checked(input: PlanInput) -> Result<CheckedPlan, Diagnostics> {
     let mut walker = Walker {
         variables: input.variables.clone(),
+        check_deployment: wants_deployment(&input.providers, &input.evaluation),
         configs: HashMap::new(),
         findings: Vec::new(),
         deps: DependencyTracker::new(input.evaluation.clone()),
@@ -143,6 +150,7 @@ pub async fn plan_checked(input: PlanInput) -> Result<CheckedPlan, Diagnostics> 
     Ok(CheckedPlan {
         plan,
         findings: walker.findings,
+        prior: walker.prior,
     })
 }
 
@@ -478,7 +486,9 @@ impl Walker {
                 &mut config,
             );
         }
-        self.configs.insert(address.to_string(), config.clone());
+        if self.check_deployment {
+            self.configs.insert(address.to_string(), config.clone());
+        }
         let request = PlanRequest {
             resource_type: resource.resource_type.clone(),
             address: address.to_string(),
@@ -510,7 +520,8 @@ impl Walker {
         } else if !planned.requires_replace.is_empty() {
             None
         } else if after.strip_sensitive() == prior.value.strip_sensitive() {
-            change.after = MarkedValue::from_value(&prior.value);
+            // `before` is the prior value: share it.
+            change.after = change.before.clone();
             return Some(change);
         } else {
             change.action = Action::Update;

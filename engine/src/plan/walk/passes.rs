@@ -49,8 +49,17 @@ impl Walker {
         let root = self.ev.root().clone();
         let mut by_provider: BTreeMap<String, Vec<crate::provider::PlannedResource>> =
             BTreeMap::new();
+        let checking: BTreeSet<&str> = self
+            .providers
+            .iter()
+            .filter(|(_, p)| p.checks_plan())
+            .map(|(name, _)| name.as_str())
+            .collect();
         for c in &self.changes {
-            if c.mode != ResourceMode::Managed || c.action == Action::Delete {
+            if c.mode != ResourceMode::Managed
+                || c.action == Action::Delete
+                || !checking.contains(c.provider.as_str())
+            {
                 continue;
             }
             by_provider.entry(c.provider.clone()).or_default().push(
@@ -183,7 +192,7 @@ impl Walker {
             }
         }
         self.changes
-            .retain(|c| included.contains(&c.address) || c.before.value != serde_json::Value::Null);
+            .retain(|c| included.contains(&c.address) || !c.before.value.is_null());
         for c in &mut self.changes {
             if !included.contains(&c.address) {
                 c.action = Action::NoOp;
