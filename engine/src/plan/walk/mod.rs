@@ -10,7 +10,6 @@ mod deployment;
 mod passes;
 
 use super::deps::DependencyTracker;
-use deployment::wants_deployment;
 use super::{
     config_order, Action, ConfigNode, MarkedValue, OutputChange, Plan, PlanMode, ResourceChange,
     StateRef, PLAN_FORMAT_VERSION,
@@ -22,6 +21,7 @@ use crate::evaluation::{eval_body, keep_ignored_changes, Evaluation, RepetitionB
 use crate::provider::{LocatedFinding, PlanRequest, ProviderRegistry, ResourceSchema};
 use crate::state_view::{PriorInstance, PriorState};
 use crate::value::{PathStep, Value};
+use deployment::wants_deployment;
 
 /// How to plan.
 #[derive(Debug, Clone, Default)]
