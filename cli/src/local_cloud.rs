@@ -154,6 +154,13 @@ async fn start_embedded() -> Result<String, String> {
     Ok(url)
 }
 
+/// Make sure the local cloud of the current directory is being served (started here, once per
+/// process, unless `mesh local serve` serves it); its plain HTTP URL. State encrypted with a
+/// local cloud Key Vault key needs it before any provider is configured.
+pub async fn ensure_running() -> Result<String, String> {
+    start_embedded().await
+}
+
 /// The data directory: `given` (relative to `base` unless absolute) or `base/.mesh/local-cloud`.
 pub fn data_dir(base: &Path, given: Option<&Path>) -> PathBuf {
     match given {

@@ -9,6 +9,7 @@ mod backend_config;
 mod commands;
 mod encryption_config;
 mod local_cloud;
+mod logging;
 mod recovery;
 mod signals;
 mod state_bridge;
@@ -41,6 +42,7 @@ fn main() {
         Ok(code) => code,
         Err(payload) => std::panic::resume_unwind(payload),
     };
+    logging::command_finished(code);
     std::process::exit(code);
 }
 
@@ -73,12 +75,15 @@ fn is_broken_pipe_panic(message: &str) -> bool {
 }
 
 fn run_main() -> i32 {
+    // Before `-C`: a relative MESH_LOG_PATH is relative to where mesh was started.
+    logging::init();
     let cli = Cli::parse_from(args::normalize_terraform_flags(std::env::args()));
+    logging::command_started(&cli.command);
     let color = ui::color_choice(cli.no_color);
     if let Some(dir) = &cli.chdir {
         if let Err(e) = std::env::set_current_dir(dir) {
             eprintln!("Error: cannot change to directory {}: {e}", dir.display());
-            std::process::exit(1);
+            return 1;
         }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -88,7 +93,7 @@ fn run_main() -> i32 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("Error: cannot start the async runtime: {e}");
-            std::process::exit(1);
+            return 1;
         }
     };
     match runtime.block_on(run(cli, color)) {

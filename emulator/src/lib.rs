@@ -41,7 +41,7 @@ pub struct DataSummary {
     pub resource_ids: Vec<String>,
     /// How many resources of each ARM type.
     pub by_type: BTreeMap<String, usize>,
-    /// Secrets and certificates stored in vaults.
+    /// Secrets, certificates and keys stored in vaults.
     pub vault_objects: usize,
 }
 
@@ -69,7 +69,7 @@ pub fn inspect_data(data_dir: &Path) -> Result<Option<DataSummary>, EmulatorErro
     summary.vault_objects = cloud
         .vaults
         .values()
-        .map(|v| v.secrets.len() + v.certificates.len())
+        .map(|v| v.object_count())
         .sum();
     Ok(Some(summary))
 }

@@ -133,6 +133,7 @@ pub(crate) fn replay(
     bytes: &[u8],
     path: &Path,
 ) -> Result<(), ReplayError> {
+    let (mut applied, mut skipped) = (0usize, 0usize);
     for (line, text) in complete_lines(bytes) {
         let error = |message: String| StateError::Journal {
             path: path.to_path_buf(),
@@ -155,6 +156,7 @@ pub(crate) fn replay(
         }
         if batch.serial <= doc.serial {
             // Already part of the snapshot.
+            skipped += 1;
             continue;
         }
         if batch.prior_serial != doc.serial {
@@ -171,7 +173,16 @@ pub(crate) fn replay(
             ))));
         }
         doc.apply_batch(batch);
+        applied += 1;
     }
+    tracing::debug!(
+        path = %path.display(),
+        bytes = bytes.len(),
+        applied,
+        skipped,
+        serial = doc.serial,
+        "state journal replayed"
+    );
     Ok(())
 }
 

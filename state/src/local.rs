@@ -85,8 +85,20 @@ impl LocalBackend {
         let mut attempts = 0;
         loop {
             match self.load_once() {
-                Ok(doc) => return Ok(doc),
+                Ok(doc) => {
+                    tracing::debug!(
+                        path = %self.path.display(),
+                        found = doc.is_some(),
+                        serial = doc.as_ref().map(|d| d.serial),
+                        "state loaded"
+                    );
+                    return Ok(doc);
+                }
                 Err(ReplayError::Gap(_)) if attempts < 5 => {
+                    tracing::debug!(
+                        path = %self.path.display(),
+                        "state journal raced a compaction; reading again"
+                    );
                     attempts += 1;
                     std::thread::sleep(Duration::from_millis(20 * attempts));
                 }
@@ -167,7 +179,16 @@ impl LocalBackend {
         if created {
             sync_dir(parent_dir(&path));
         }
-        Ok(size + line.len() as u64)
+        let journal_bytes = size + line.len() as u64;
+        tracing::debug!(
+            path = %path.display(),
+            serial = batch.serial,
+            entries = batch.entries.len(),
+            line_bytes = line.len(),
+            journal_bytes,
+            "state journal appended"
+        );
+        Ok(journal_bytes)
     }
 
     /// Write `doc` as a full snapshot, atomically, and drop the journal
@@ -198,14 +219,22 @@ impl LocalBackend {
         }
         write_atomic(&self.path, &bytes)?;
         let journal = self.journal_path();
-        match fs::remove_file(&journal) {
+        let compacted = match fs::remove_file(&journal) {
             Ok(()) => {
                 sync_dir(dir);
-                Ok(bytes.len() as u64)
+                true
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(bytes.len() as u64),
-            Err(e) => Err(StateError::io("remove the state journal", journal)(e)),
-        }
+            Err(e) if e.kind() == ErrorKind::NotFound => false,
+            Err(e) => return Err(StateError::io("remove the state journal", journal)(e)),
+        };
+        tracing::debug!(
+            path = %self.path.display(),
+            serial = doc.serial,
+            bytes = bytes.len(),
+            journal_compacted = compacted,
+            "state snapshot saved"
+        );
+        Ok(bytes.len() as u64)
     }
 }
 

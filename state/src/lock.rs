@@ -57,6 +57,12 @@ impl StateLock {
                         return Err(StateError::io("write the lock file", lock_path)(e));
                     }
                     sync_dir(dir);
+                    tracing::debug!(
+                        path = %lock_path.display(),
+                        id = %info.id,
+                        operation,
+                        "state lock acquired"
+                    );
                     return Ok(StateLock {
                         path: lock_path.to_path_buf(),
                         info,
@@ -69,6 +75,12 @@ impl StateLock {
                         continue;
                     };
                     let now = Instant::now();
+                    tracing::debug!(
+                        path = %lock_path.display(),
+                        holder = %holder.info.id,
+                        stale = holder.stale,
+                        "state lock held by another process"
+                    );
                     if holder.stale || now >= deadline {
                         return Err(StateError::Locked {
                             info: holder.info,
@@ -150,6 +162,17 @@ impl Drop for StateLock {
 }
 
 fn release_file(path: &Path, id: &str) -> Result<(), StateError> {
+    let released = remove_if_ours(path, id);
+    match &released {
+        Ok(()) => tracing::debug!(path = %path.display(), id, "state lock released"),
+        Err(e) => {
+            tracing::debug!(path = %path.display(), id, error = %e, "state lock not released")
+        }
+    }
+    released
+}
+
+fn remove_if_ours(path: &Path, id: &str) -> Result<(), StateError> {
     let lost = |holder| StateError::LockLost {
         id: id.to_string(),
         holder,

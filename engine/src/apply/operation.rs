@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
@@ -59,8 +60,44 @@ impl From<String> for Failed {
     }
 }
 
-/// Run one operation.
+/// Run one operation, logging its start and end (address, action, duration; the error on
+/// failure). Never values: they may be sensitive, and a log is made to be shared.
 pub(super) async fn run(shared: &Shared, op: &Operation) -> Result<Outcome, Failed> {
+    if matches!(op.kind, OpKind::Barrier(_)) {
+        return run_kind(shared, op).await;
+    }
+    let action = action_name(op.kind);
+    tracing::debug!(address = %op.address, action, "operation started");
+    let started = Instant::now();
+    let result = run_kind(shared, op).await;
+    let duration_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(_) => tracing::debug!(address = %op.address, action, duration_ms, "operation done"),
+        // The message is the one the user sees on stderr: providers keep secrets out of it.
+        Err(failed) => tracing::debug!(
+            address = %op.address,
+            action,
+            duration_ms,
+            error = %failed.message,
+            "operation failed"
+        ),
+    }
+    result
+}
+
+/// The action of an operation, as logged.
+fn action_name(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::Create => "create",
+        OpKind::Update => "update",
+        OpKind::Delete => "delete",
+        OpKind::DeleteDeposed => "delete-deposed",
+        OpKind::Read => "read",
+        OpKind::Barrier(_) => "barrier",
+    }
+}
+
+async fn run_kind(shared: &Shared, op: &Operation) -> Result<Outcome, Failed> {
     let change = shared
         .changes
         .get(&op.address)

@@ -10,6 +10,8 @@
 pub mod arm;
 pub mod auth;
 pub mod checks;
+mod durations;
+pub mod key_wrapping;
 pub mod resources;
 
 use std::collections::BTreeMap;
@@ -170,6 +172,15 @@ impl Provider for AzureProvider {
 
     fn checks_plan(&self) -> bool {
         true
+    }
+
+    fn expected_duration(
+        &self,
+        resource_type: &str,
+        operation: mesh_engine::graph::OpKind,
+        _value: &Value,
+    ) -> Option<std::time::Duration> {
+        durations::expected(resource_type, operation)
     }
 
     fn check_plan(&self, resources: &[PlannedResource]) -> Vec<PlanFinding> {

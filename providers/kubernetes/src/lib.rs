@@ -16,6 +16,7 @@
 
 pub mod checks;
 pub mod cluster;
+mod durations;
 pub mod istio;
 pub mod object_digests;
 pub mod object_set;
@@ -119,6 +120,15 @@ impl Provider for KubernetesProvider {
             && resource_types
                 .iter()
                 .any(|t| t.starts_with("istio_") || t.starts_with("kubernetes_"))
+    }
+
+    fn expected_duration(
+        &self,
+        resource_type: &str,
+        operation: mesh_engine::graph::OpKind,
+        value: &Value,
+    ) -> Option<std::time::Duration> {
+        durations::expected(resource_type, operation, value)
     }
 
     fn check_deployment(&self, deployment: &Deployment) -> Vec<PlanFinding> {

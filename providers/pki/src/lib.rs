@@ -106,6 +106,23 @@ impl Provider for PkiProvider {
         config::validate(resource_type, config, OffsetDateTime::now_utc())
     }
 
+    fn expected_duration(
+        &self,
+        resource_type: &str,
+        operation: mesh_engine::graph::OpKind,
+        _value: &Value,
+    ) -> Option<std::time::Duration> {
+        use mesh_engine::graph::OpKind;
+        // Key generation is the only slow part: an RSA 4096 CA key takes about a second or two.
+        let millis = match (operation, resource_type) {
+            (OpKind::Create | OpKind::Update, schema::ROOT_CA | schema::INTERMEDIATE_CA) => 1500,
+            (OpKind::Create | OpKind::Update, _) => 300,
+            (OpKind::Delete | OpKind::DeleteDeposed, _) => 0,
+            (OpKind::Read | OpKind::Barrier(_), _) => return None,
+        };
+        Some(std::time::Duration::from_millis(millis))
+    }
+
     async fn plan(&self, request: PlanRequest) -> Result<PlannedChange, ProviderError> {
         plan::plan(&request, OffsetDateTime::now_utc()).await
     }

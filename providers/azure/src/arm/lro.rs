@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
+use super::request_log::path_of;
 use super::retry::{retry_after, sleep, Reply};
 use super::{ArmClient, ArmError, Method};
 
@@ -60,14 +61,20 @@ impl Pacer<'_> {
                 ),
             ));
         }
-        let wait = match retry_after(&reply.headers) {
-            Some(d) => d.min(policy.max_poll_interval),
+        let (wait, hinted) = match retry_after(&reply.headers) {
+            Some(d) => (d.min(policy.max_poll_interval), true),
             None => {
                 let d = self.default;
                 self.default = policy.next_poll(d);
-                d
+                (d, false)
             }
         };
+        tracing::debug!(
+            wait_ms = wait.as_millis() as u64,
+            retry_after = hinted,
+            elapsed_ms = self.started.elapsed().as_millis() as u64,
+            "long-running operation: waiting to poll"
+        );
         sleep(wait, cancel).await
     }
 }
@@ -91,6 +98,18 @@ impl ArmClient {
         let location = (first.status == 202)
             .then(|| first.header("location").map(str::to_string))
             .flatten();
+        let pattern = match (&async_op, &location) {
+            (Some(_), _) => "azure-asyncoperation",
+            (None, Some(_)) => "location",
+            (None, None) => "resource",
+        };
+        tracing::debug!(
+            method = super::request_log::method_name(method),
+            path = path_of(url),
+            status = first.status,
+            pattern,
+            "following the operation"
+        );
         let mut result = first.body.clone();
         let mut settled = false;
         if let Some(op_url) = async_op {
@@ -157,6 +176,11 @@ impl ArmClient {
                     "the operation status has no `status` field",
                 ));
             };
+            tracing::debug!(
+                path = path_of(op_url),
+                status,
+                "long-running operation polled"
+            );
             if status.eq_ignore_ascii_case("succeeded") {
                 return Ok(reply.body);
             }
@@ -183,6 +207,11 @@ impl ArmClient {
         pacer.wait(first, cancel).await?;
         loop {
             let reply = self.send_poll(location, cancel).await?;
+            tracing::debug!(
+                path = path_of(location),
+                status = reply.status,
+                "long-running operation polled"
+            );
             match reply.status {
                 202 => pacer.wait(&reply, cancel).await?,
                 404 if method == Method::Delete => return Ok(Json::Null),

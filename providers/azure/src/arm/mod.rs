@@ -9,6 +9,7 @@ mod data_plane;
 mod error;
 mod lro;
 mod pacing;
+mod request_log;
 mod retry;
 
 use std::sync::Arc;

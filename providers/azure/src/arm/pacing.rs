@@ -142,6 +142,7 @@ impl PacerState {
 
     fn throttle(&mut self, now: Instant, wait: Duration) {
         self.throttled += 1;
+        let allowed_before = self.allowed();
         self.remaining = Some(0);
         let next_token = now + wait;
         self.paused_until = self.paused_until.max(Some(next_token));
@@ -166,6 +167,13 @@ impl PacerState {
             self.limit = (self.limit / 2.0).max(1.0);
             self.last_decrease = Some(now);
         }
+        tracing::debug!(
+            wait_ms = wait.as_millis() as u64,
+            allowed_before,
+            allowed = self.allowed(),
+            token_interval_ms = self.interval.map(|i| i.as_millis() as u64),
+            "throttled (429): everyone pauses"
+        );
     }
 
     fn grow(&mut self) {
@@ -198,11 +206,13 @@ impl Pacer {
     /// Wait until a request may start; the permit ends it (with [`Permit::finish`], or on drop
     /// as [`Feedback::Nothing`]).
     pub async fn start(self: &Arc<Self>, cancel: &CancellationToken) -> Result<Permit, ArmError> {
+        let mut held_before = false;
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
-            let hold = match self.state().try_start(Instant::now()) {
+            let now = Instant::now();
+            let hold = match self.state().try_start(now) {
                 Ok(()) => {
                     return Ok(Permit {
                         pacer: Some(self.clone()),
@@ -210,6 +220,11 @@ impl Pacer {
                 }
                 Err(hold) => hold,
             };
+            // Once per request: a request may be woken several times before its turn.
+            if !held_before {
+                held_before = true;
+                self.log_hold(hold, now);
+            }
             tokio::select! {
                 _ = cancel.cancelled() => return Err(ArmError::cancelled()),
                 _ = async {
@@ -220,6 +235,24 @@ impl Pacer {
                 } => {}
             }
         }
+    }
+
+    fn log_hold(&self, hold: Hold, now: Instant) {
+        let state = self.snapshot();
+        let (reason, wait_ms) = match hold {
+            Hold::Until(t) => (
+                "throttled",
+                t.saturating_duration_since(now).as_millis() as u64,
+            ),
+            Hold::Slot => ("in-flight limit", 0),
+        };
+        tracing::debug!(
+            reason,
+            wait_ms,
+            allowed = state.allowed(),
+            throttled_so_far = state.throttled(),
+            "request held by the pacer"
+        );
     }
 
     /// A copy of the state, for tests and reports.

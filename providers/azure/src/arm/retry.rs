@@ -16,13 +16,14 @@
 //! is left of that budget ends the retries at once with the last response's error.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
 use super::pacing::{remaining_quota, Feedback, Pacer};
+use super::request_log::{Attempt, Plane};
 use super::{ArmClient, ArmError, Method};
 
 /// How the client retries failed requests and polls long-running operations.
@@ -232,6 +233,11 @@ impl ArmClient {
         cancel: &CancellationToken,
     ) -> Result<Reply, ArmError> {
         let policy = &self.policy;
+        let plane = if scope == self.config.scope {
+            Plane::Arm
+        } else {
+            Plane::Data
+        };
         let mut waited = Duration::ZERO;
         let mut attempt = 0u32;
         loop {
@@ -250,6 +256,7 @@ impl ArmClient {
             if let Some(body) = body {
                 builder = builder.json(body);
             }
+            let sent = Instant::now();
             let outcome = tokio::select! {
                 r = async {
                     let response = builder.send().await?;
@@ -259,6 +266,13 @@ impl ArmClient {
                     Ok::<_, reqwest::Error>((status, headers, text))
                 } => r,
                 _ = cancel.cancelled() => return Err(ArmError::cancelled()),
+            };
+            let attempt_log = Attempt {
+                plane,
+                method,
+                url,
+                number: attempt,
+                elapsed: sent.elapsed(),
             };
             let wait = match outcome {
                 Ok((status, headers, text)) => {
@@ -273,10 +287,14 @@ impl ArmClient {
                     let outcome = location_poll
                         && status == 500
                         && body.pointer("/error/code").is_some_and(Json::is_string);
-                    let retry = retryable_status(method, status, hint.is_some())
-                        && !outcome
+                    let retryable = retryable_status(method, status, hint.is_some()) && !outcome;
+                    let retry = retryable
                         && attempt < policy.max_attempts
                         && waited + wait <= policy.max_total_wait;
+                    attempt_log.answered(status, &headers, &body);
+                    if retryable && !retry {
+                        attempt_log.giving_up(wait);
+                    }
                     if !retry {
                         return Ok(Reply {
                             status,
@@ -285,22 +303,27 @@ impl ArmClient {
                             attempts: attempt,
                         });
                     }
+                    let reason = if status == 429 { "throttled" } else { "status" };
+                    attempt_log.retrying(wait, reason);
                     wait
                 }
                 Err(e) => {
                     drop(permit);
+                    attempt_log.failed(&e);
                     let wait = policy.backoff(attempt);
                     // A POST is re-sent only if it never reached the server.
                     let retry = (method != Method::Post || e.is_connect())
                         && attempt < policy.max_attempts
                         && waited + wait <= policy.max_total_wait;
                     if !retry {
+                        attempt_log.giving_up(wait);
                         let mut message = transport_message(&e);
                         if attempt > 1 {
                             message.push_str(&format!(" (gave up after {attempt} attempts)"));
                         }
                         return Err(ArmError::transport(message));
                     }
+                    attempt_log.retrying(wait, "transport");
                     wait
                 }
             };

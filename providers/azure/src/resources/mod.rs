@@ -12,6 +12,7 @@ pub mod container_registry_replication;
 pub mod generic_resource;
 pub mod key_vault;
 pub mod key_vault_certificate;
+pub mod key_vault_key;
 pub mod key_vault_secret;
 pub mod kubernetes_cluster;
 pub mod kubernetes_node_pool;
@@ -251,6 +252,7 @@ pub fn all() -> BTreeMap<&'static str, Arc<dyn AzureResourceType>> {
         Arc::new(application_gateway::ApplicationGateway),
         Arc::new(key_vault::KeyVault),
         Arc::new(key_vault_certificate::KeyVaultCertificate),
+        Arc::new(key_vault_key::KeyVaultKey),
         Arc::new(key_vault_secret::KeyVaultSecret),
     ];
     types.into_iter().map(|t| (t.name(), t)).collect()
