@@ -135,11 +135,39 @@ def main():
     results["meta"]["limits"] = limits_note(a, results)
     results["meta"]["load"] = f"{load_start:.1f} and {os.getloadavg()[0]:.1f}"
     results["meta"]["seconds"] = time.perf_counter() - started
+    if not a.quick:
+        carry_over(results, a.only)
     with open(os.path.join(WORK, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1, default=str)
     plot_path = report.write(results, a.out)
     log(f"Wrote {a.out} and {plot_path} in {results['meta']['seconds'] / 60:.1f} min "
         f"(raw results: {os.path.join(WORK, 'results.json')})")
+
+
+def carry_over(results, ran):
+    """Keep the parts this run left out from the last full-size run's results, so that
+    `--only PART` updates its part of the page instead of dropping the others; the page says
+    when each carried part was measured."""
+    path = os.path.join(WORK, "results.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = json.load(f, object_hook=int_keys)
+    except (OSError, ValueError):
+        return
+    old_meta = old.get("meta", {})
+    if "--quick" in (old_meta.get("command") or ""):
+        return
+    meta = results["meta"]
+    for part in PARTS:
+        if part in ran or part not in old:
+            continue
+        results[part] = old[part]
+        when = old_meta.get("carried", {}).get(part) or {
+            "date": old_meta.get("date"), "command": old_meta.get("command")}
+        meta.setdefault("carried", {})[part] = when
+        if part == "scale":
+            meta["terraform"] = old_meta.get("terraform", meta["terraform"])
+            meta["limits"] = old_meta.get("limits", "")
 
 
 def limits_note(a, results):

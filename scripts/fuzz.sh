@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # Targets (fuzz/src/lib.rs): hcl_parse, eval_expression, state_load, plan_load; all by default.
-# With a nightly toolchain and cargo-fuzz installed (`cargo install cargo-fuzz`), each target runs
+# With a nightly toolchain (cargo-fuzz is then installed by this script when missing), each target runs
 # under libFuzzer (coverage-guided); otherwise under fuzz/src/bin/stable_fuzz.rs, a seeded
 # mutation fuzzer on stable Rust (MESH_FUZZ_SEED picks the seed; MESH_FUZZ_ENGINE=stable forces
 # it). Both start from fuzz/corpus/TARGET plus the matching tests/corpus and specs files.
@@ -32,6 +32,14 @@ seeds_for() {
 
 engine="${MESH_FUZZ_ENGINE:-}"
 if [ -z "$engine" ]; then
+    if cargo +nightly --version >/dev/null 2>&1; then
+        # libFuzzer needs nightly; with it, cargo-fuzz is installed here (from crates.io) when
+        # missing, so a machine with nightly gets coverage-guided fuzzing without setup.
+        if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+            echo "installing cargo-fuzz (cargo install --locked cargo-fuzz)" >&2
+            cargo install --locked cargo-fuzz >&2 || true
+        fi
+    fi
     if cargo +nightly --version >/dev/null 2>&1 && cargo +nightly fuzz --version >/dev/null 2>&1; then
         engine=libfuzzer
     else

@@ -66,11 +66,7 @@ pub fn inspect_data(data_dir: &Path) -> Result<Option<DataSummary>, EmulatorErro
         *summary.by_type.entry(arm_type).or_default() += 1;
     }
     summary.resource_ids.sort();
-    summary.vault_objects = cloud
-        .vaults
-        .values()
-        .map(|v| v.object_count())
-        .sum();
+    summary.vault_objects = cloud.vaults.values().map(|v| v.object_count()).sum();
     Ok(Some(summary))
 }
 

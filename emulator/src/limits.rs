@@ -99,6 +99,8 @@ pub enum Fault {
     Unavailable,
     /// Break the connection.
     Drop,
+    /// 409 Conflict: the object was modified (Kubernetes writes only).
+    Conflict,
 }
 
 /// The configured faults and their random sequence.
@@ -170,6 +172,18 @@ impl FaultState {
 
     /// Decide the faults of a request.
     pub fn draw(&mut self, method: &str, path: &str) -> Draw {
+        self.draw_with(method, path, 0.0)
+    }
+
+    /// [`FaultState::draw`] for a cluster's Kubernetes API: writes may also draw a 409
+    /// Conflict.
+    pub fn draw_kube(&mut self, method: &str, path: &str) -> Draw {
+        let write = !method.eq_ignore_ascii_case("GET");
+        let conflict = if write { self.faults.conflict } else { 0.0 };
+        self.draw_with(method, path, conflict)
+    }
+
+    fn draw_with(&mut self, method: &str, path: &str, conflict: f64) -> Draw {
         if !self.applies(method, path) {
             return Draw::default();
         }
@@ -182,6 +196,7 @@ impl FaultState {
             (f.server_error, Fault::ServerError),
             (f.unavailable, Fault::Unavailable),
             (f.drop_connection, Fault::Drop),
+            (conflict, Fault::Conflict),
         ]
         .into_iter()
         .find_map(|(p, fault)| self.chance(p).then_some(fault));

@@ -36,7 +36,8 @@ impl Default for LocalCloudOptions {
     }
 }
 
-/// Faults injected into ARM and Key Vault requests (not into `/_admin`), each with a
+/// Faults injected into ARM, Key Vault and clusters' Kubernetes API requests (not into
+/// `/_admin`, nor into watches), each with a
 /// probability between 0 and 1, drawn from a random sequence seeded with `seed` so that a run
 /// is reproducible. Also settable at run time: `POST /_admin/faults` with this as JSON (every
 /// field optional).
@@ -57,6 +58,9 @@ pub struct Faults {
     pub slow: f64,
     /// The delay of a slow response, in milliseconds.
     pub slow_ms: u64,
+    /// Probability that a write to a cluster's Kubernetes API (PATCH, PUT, POST, DELETE) answers
+    /// 409 Conflict, "the object has been modified" (ARM requests never get this one).
+    pub conflict: f64,
     /// Probability that an accepted PUT, PATCH or DELETE ends as a failed long-running
     /// operation (status Failed, provisioningState Failed).
     pub failed_operation: f64,
@@ -82,6 +86,7 @@ impl Default for Faults {
             slow: 0.0,
             slow_ms: 2000,
             failed_operation: 0.0,
+            conflict: 0.0,
             retry_after_ms: 1000,
             path_contains: None,
             methods: None,
@@ -99,6 +104,7 @@ impl Faults {
             && self.drop_connection <= 0.0
             && self.slow <= 0.0
             && self.failed_operation <= 0.0
+            && self.conflict <= 0.0
     }
 }
 

@@ -90,7 +90,7 @@ pub(crate) struct Shared {
     plain_url: String,
     pub(crate) time_factor: f64,
     pub(crate) persist: Persist,
-    faults: Mutex<FaultState>,
+    pub(crate) faults: Mutex<FaultState>,
     throttle: Mutex<Option<Buckets>>,
     /// Watches of the clusters' Kubernetes APIs, and the CA they are served with.
     pub(crate) kube: crate::kube::Hub,
@@ -332,7 +332,7 @@ fn into_response(reply: Reply) -> Response {
 }
 
 /// A body that fails at once: the client sees the connection break off mid-response.
-struct Broken;
+pub(crate) struct Broken;
 
 impl http_body::Body for Broken {
     type Data = Bytes;
@@ -355,6 +355,7 @@ fn fault_reply(fault: Fault, retry_after_ms: u64) -> Response {
         Fault::Throttle => Reply::json(429, json!({"error": {"code": "TooManyRequests", "message": "Too many requests (injected fault). Retry after the time in the Retry-After header."}})).retry_after(wait),
         Fault::ServerError => Reply::json(500, json!({"error": {"code": "InternalServerError", "message": "Encountered internal server error (injected fault)."}})),
         Fault::Unavailable => Reply::json(503, json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable (injected fault)."}})).retry_after(wait),
+        Fault::Conflict => Reply::json(409, json!({"error": {"code": "Conflict", "message": "The request conflicts with another one (injected fault)."}})),
         Fault::Drop => {
             return Response::builder()
                 .status(200)

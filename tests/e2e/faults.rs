@@ -6,7 +6,7 @@
 use crate::harness::{scenario_spec, Spec};
 
 /// A fifth of all requests get a fault.
-const FAULTS_20_PERCENT: &str = r#"{"seed": SEED, "throttle": 0.06, "server_error": 0.04, "unavailable": 0.04, "drop_connection": 0.03, "slow": 0.02, "slow_ms": 150, "failed_operation": 0.01, "retry_after_ms": 50}"#;
+const FAULTS_20_PERCENT: &str = r#"{"seed": SEED, "throttle": 0.06, "server_error": 0.04, "unavailable": 0.04, "drop_connection": 0.03, "slow": 0.02, "slow_ms": 150, "failed_operation": 0.01, "conflict": 0.03, "retry_after_ms": 50}"#;
 
 fn with_faults(spec: &Spec, args: &[&str], seed: u64) -> crate::harness::Out {
     let faults = FAULTS_20_PERCENT.replace("SEED", &seed.to_string());

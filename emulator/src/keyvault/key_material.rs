@@ -2,11 +2,11 @@
 //! exponent a JsonWebKey shows, and RSA-OAEP wrapping of small values such as data keys.
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::signature::KeyPair as _;
 use aws_lc_rs::rsa::{
     KeyPair, KeySize, OaepAlgorithm, OaepPrivateDecryptingKey, OaepPublicEncryptingKey,
     PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
 };
+use aws_lc_rs::signature::KeyPair as _;
 
 /// A new key pair: the private key (PKCS#8 DER, which stays in the cloud's data) and the
 /// public modulus and exponent (big-endian, no leading zeros).

@@ -21,6 +21,7 @@ mod apply;
 pub(crate) mod cluster;
 pub(crate) mod controllers;
 mod discovery;
+mod faults;
 mod kinds;
 pub(crate) mod objects;
 mod patch;
@@ -209,6 +210,12 @@ pub(crate) async fn serve(
     }
     let query = Query::parse(uri.query());
     let token = bearer(&headers);
+    let watching = query.watch && method == Method::GET;
+    if !watching {
+        if let Some(response) = faults::injected(&shared, &method, &path).await {
+            return response;
+        }
+    }
     if let (Route::Object(object), true, "GET") = (&route, query.watch, method.as_str()) {
         let request = watch::WatchRequest {
             cluster: name,

@@ -22,7 +22,7 @@ fn details(kind: &Kind, name: &str) -> Json {
 }
 
 impl KubeError {
-    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> KubeError {
+    pub(crate) fn new(code: u16, reason: &'static str, message: impl Into<String>) -> KubeError {
         KubeError {
             code,
             reason,

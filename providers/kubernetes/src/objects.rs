@@ -19,8 +19,10 @@ use tokio_util::sync::CancellationToken;
 pub const CRD_WAIT: Duration = Duration::from_secs(180);
 /// How long a delete waits for the object to be gone (finalizers, namespace termination).
 pub const DELETE_WAIT: Duration = Duration::from_secs(600);
-/// Attempts for calls that fail in a way worth retrying (5xx, 429, connection errors).
-const ATTEMPTS: u32 = 6;
+/// Attempts for calls that fail in a way worth retrying (5xx, 429, 409 races, connection
+/// errors): with pauses doubling from 200 ms up to 5 s, about 40 s in all before giving up, so
+/// an API server restarting or shedding load is waited out.
+const ATTEMPTS: u32 = 12;
 
 /// The identity of an object: what a manifest names.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -334,6 +336,14 @@ fn is_kind_missing(e: &kube::Error) -> bool {
 }
 
 fn is_retryable(e: &kube::Error) -> bool {
+    // A 409 Conflict ("the object has been modified") is an optimistic-concurrency race that
+    // the same request wins once the other write is done (mesh applies server-side, without a
+    // resourceVersion); AlreadyExists and field-manager conflicts are also 409 but not races.
+    if let kube::Error::Api(status) = e {
+        if status.code == 409 {
+            return status.reason == "Conflict" && !status.message.starts_with("Apply failed");
+        }
+    }
     match status_code(e) {
         Some(code) => code == 429 || code >= 500,
         None => matches!(

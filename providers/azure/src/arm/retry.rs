@@ -145,6 +145,26 @@ pub(crate) fn retryable_status(method: Method, status: u16, has_retry_after: boo
     }
 }
 
+/// The method whose retry rules a request follows: a POST that only reads (ARM's `list*`
+/// actions such as listClusterAdminCredential, which are POSTs because they return secrets) or
+/// computes (Key Vault's wrapkey and unwrapkey) can be sent again like a GET; any other POST
+/// may have done something the first time.
+pub(crate) fn retry_semantics(method: Method, url: &str) -> Method {
+    if method != Method::Post {
+        return method;
+    }
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let action = path.rsplit('/').next().unwrap_or("");
+    let repeatable = action.starts_with("list")
+        || action.eq_ignore_ascii_case("wrapkey")
+        || action.eq_ignore_ascii_case("unwrapkey");
+    if repeatable {
+        Method::Get
+    } else {
+        Method::Post
+    }
+}
+
 /// Sleep for `duration` unless `cancel` fires first.
 pub(crate) async fn sleep(duration: Duration, cancel: &CancellationToken) -> Result<(), ArmError> {
     if cancel.is_cancelled() {
@@ -162,6 +182,13 @@ pub(crate) async fn sleep(duration: Duration, cancel: &CancellationToken) -> Res
 /// A transport error's message with its causes (reqwest's top-level text is terse).
 fn transport_message(e: &reqwest::Error) -> String {
     let mut message = e.to_string();
+    // reqwest names the URL; its query string can carry signatures (ARM's polling URLs, SAS
+    // tokens), and this message reaches the user: name it without the query.
+    if let Some(url) = e.url().filter(|u| u.query().is_some()) {
+        let mut bare = url.clone();
+        bare.set_query(None);
+        message = message.replace(url.as_str(), bare.as_str());
+    }
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         let text = s.to_string();
@@ -238,6 +265,7 @@ impl ArmClient {
         } else {
             Plane::Data
         };
+        let retry_as = retry_semantics(method, url);
         let mut waited = Duration::ZERO;
         let mut attempt = 0u32;
         loop {
@@ -287,7 +315,7 @@ impl ArmClient {
                     let outcome = location_poll
                         && status == 500
                         && body.pointer("/error/code").is_some_and(Json::is_string);
-                    let retryable = retryable_status(method, status, hint.is_some()) && !outcome;
+                    let retryable = retryable_status(retry_as, status, hint.is_some()) && !outcome;
                     let retry = retryable
                         && attempt < policy.max_attempts
                         && waited + wait <= policy.max_total_wait;
@@ -312,7 +340,7 @@ impl ArmClient {
                     attempt_log.failed(&e);
                     let wait = policy.backoff(attempt);
                     // A POST is re-sent only if it never reached the server.
-                    let retry = (method != Method::Post || e.is_connect())
+                    let retry = (retry_as != Method::Post || e.is_connect())
                         && attempt < policy.max_attempts
                         && waited + wait <= policy.max_total_wait;
                     if !retry {
@@ -440,5 +468,40 @@ mod tests {
         assert!(r.unwrap_err().is_cancelled());
         assert!(started.elapsed() < Duration::from_secs(60));
         assert!(sleep(Duration::ZERO, &cancel).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn transport_errors_name_the_url_without_its_query() {
+        // Nothing listens on a port just released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let url = format!("http://127.0.0.1:{port}/operations/1?sig=SECRET-SIGNATURE&t=1");
+        let e = reqwest::Client::new()
+            .get(&url)
+            .send()
+            .await
+            .expect_err("nothing listens");
+        let message = transport_message(&e);
+        assert!(!message.contains("SECRET-SIGNATURE"), "{message}");
+        assert!(message.contains("/operations/1"), "{message}");
+    }
+
+    #[test]
+    fn read_only_posts_are_retried_like_gets() {
+        let id = "https://management.azure.com/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerService/managedClusters/c";
+        let list = format!("{id}/listClusterAdminCredential?api-version=2024-05-01");
+        assert_eq!(retry_semantics(Method::Post, &list), Method::Get);
+        let wrap = "https://v.vault.azure.net/keys/state/abc/wrapkey?api-version=7.4";
+        assert_eq!(retry_semantics(Method::Post, wrap), Method::Get);
+        let import = "https://v.vault.azure.net/certificates/c/import?api-version=7.4";
+        assert_eq!(retry_semantics(Method::Post, import), Method::Post);
+        assert_eq!(retry_semantics(Method::Put, import), Method::Put);
+        assert!(retryable_status(
+            retry_semantics(Method::Post, &list),
+            500,
+            false
+        ));
     }
 }
