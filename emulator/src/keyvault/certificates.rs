@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 use super::secrets::SecretVersion;
-use super::{attributes, bad_name, error, new_version, parse, pick, valid_name, Item, Vault};
+use super::{
+    attributes, bad_name, error, new_version, parse, pick, push_version, valid_name, Vault,
+};
 use crate::pem;
 use crate::reply::Reply;
 
@@ -122,25 +124,8 @@ impl Vault<'_> {
             managed: true,
         };
         let out = self.certificate_json(name, &cert);
-        let item = |versions| Item {
-            name: name.to_string(),
-            versions,
-        };
-        self.data
-            .certificates
-            .entry(key.clone())
-            .or_insert_with(|| item(Vec::new()))
-            .versions
-            .push(cert);
-        self.data
-            .secrets
-            .entry(key)
-            .or_insert_with(|| Item {
-                name: name.to_string(),
-                versions: Vec::new(),
-            })
-            .versions
-            .push(secret);
+        push_version(&mut self.data.certificates, name, cert);
+        push_version(&mut self.data.secrets, name, secret);
         self.changed = true;
         Reply::json(200, out)
     }

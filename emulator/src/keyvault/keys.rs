@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 use super::key_material::{self, WrapAlgorithm, KEY_SIZES};
-use super::{attributes, bad_name, error, new_version, parse, pick, valid_name, Item, Vault};
+use super::{
+    attributes, bad_name, error, new_version, parse, pick, push_version, valid_name, Vault,
+};
 use crate::reply::Reply;
 
 /// The operations an RSA key may permit, as Key Vault spells them.
@@ -263,15 +265,7 @@ impl Vault<'_> {
             created: self.now,
         };
         let out = self.key_json(name, &version);
-        self.data
-            .keys
-            .entry(name.to_ascii_lowercase())
-            .or_insert_with(|| Item {
-                name: name.to_string(),
-                versions: Vec::new(),
-            })
-            .versions
-            .push(version);
+        push_version(&mut self.data.keys, name, version);
         self.changed = true;
         Reply::json(200, out)
     }

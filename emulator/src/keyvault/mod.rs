@@ -55,6 +55,19 @@ pub struct Item<V> {
     pub versions: Vec<V>,
 }
 
+/// Add `version` as the current version of `name` in `items` (names are case-insensitive; the
+/// item keeps the spelling it was first written with).
+fn push_version<V>(items: &mut BTreeMap<String, Item<V>>, name: &str, version: V) {
+    items
+        .entry(name.to_ascii_lowercase())
+        .or_insert_with(|| Item {
+            name: name.to_string(),
+            versions: Vec::new(),
+        })
+        .versions
+        .push(version);
+}
+
 /// The challenge Key Vault answers unauthenticated requests with.
 pub fn challenge() -> Reply {
     Reply::json(

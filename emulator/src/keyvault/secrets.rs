@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-use super::{attributes, bad_name, error, new_version, parse, pick, valid_name, Item, Vault};
+use super::{
+    attributes, bad_name, error, new_version, parse, pick, push_version, valid_name, Vault,
+};
 use crate::reply::Reply;
 
 /// One version of a secret.
@@ -86,15 +88,7 @@ impl Vault<'_> {
             managed: false,
         };
         let out = self.secret_json(name, &version, true);
-        self.data
-            .secrets
-            .entry(name.to_ascii_lowercase())
-            .or_insert_with(|| Item {
-                name: name.to_string(),
-                versions: Vec::new(),
-            })
-            .versions
-            .push(version);
+        push_version(&mut self.data.secrets, name, version);
         self.changed = true;
         Reply::json(200, out)
     }
