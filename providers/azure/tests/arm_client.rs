@@ -327,6 +327,8 @@ async fn client_errors_are_not_retried() {
 #[tokio::test]
 async fn posts_are_resent_only_when_the_server_did_not_act() {
     const ACTION: &str = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks/listClusterAdminCredential";
+    const STOP: &str =
+        "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks/stop";
     let mock = Mock::start(|_, _, _| {
         answer(
             500,
@@ -335,15 +337,34 @@ async fn posts_are_resent_only_when_the_server_did_not_act() {
     })
     .await;
     let e = client(&mock)
-        .post(ACTION, API, None, &CancellationToken::new())
+        .post(STOP, API, None, &CancellationToken::new())
         .await
         .unwrap_err();
     assert_eq!(e.status, 500);
     assert_eq!(
-        mock.count("POST", ACTION),
+        mock.count("POST", STOP),
         1,
-        "a POST is not re-sent after a 500"
+        "a POST that acts is not re-sent after a 500"
     );
+
+    // A POST that only reads (a list* action) is re-sent like a GET.
+    let flaky = Mock::start(|_, n, _| match n {
+        0 => answer(
+            500,
+            json!({"error": {"code": "InternalServerError", "message": "x"}}),
+        ),
+        _ => answer(
+            200,
+            json!({"kubeconfigs": [{"name": "clusterAdmin", "value": "YQ=="}]}),
+        ),
+    })
+    .await;
+    let result = client(&flaky)
+        .post(ACTION, API, None, &CancellationToken::new())
+        .await
+        .expect("re-sent after the 500");
+    assert_eq!(result["kubeconfigs"][0]["name"], "clusterAdmin");
+    assert_eq!(flaky.count("POST", ACTION), 2);
 
     let busy = Mock::start(|_, n, _| match n {
         0 => answer(
