@@ -155,16 +155,10 @@ fn multi_network_helloworld_and_bookinfo_cross_the_networks() {
 
     // The reader account deleted behind mesh's back: cluster1's secret for cluster2 stops
     // working, mesh status says so, and the reviews are out of reach.
+    let reader = format!("ServiceAccount/{}", reader_account_of(&spec, "cluster2"));
     ok_local(
         &spec,
-        &[
-            "local",
-            "kube-delete",
-            &two,
-            "ServiceAccount/istio-reader-service-account",
-            "-n",
-            "istio-system",
-        ],
+        &["local", "kube-delete", &two, &reader, "-n", "istio-system"],
     );
     let status = run_local(&spec, &["status"]);
     assert_eq!(status.code, 2, "{}", status.dump());
@@ -460,4 +454,25 @@ fn multicluster_istio_echoserver_answers_cluster_two_from_cluster_one() {
         .stdout_has("1-14-1  echoserver, istio-ingress")
         .stdout_has(&format!("synced  {one}"))
         .stdout_has(&format!("synced  {two}"));
+}
+
+/// The reader ServiceAccount (in the source cluster) of the remote secret made for the cluster
+/// named `source`, from the `objects` state of its istio_remote_secret.
+fn reader_account_of(spec: &Spec, source: &str) -> String {
+    let address = spec
+        .addresses()
+        .into_iter()
+        .filter(|a| a.starts_with("istio_remote_secret."))
+        .find(|a| spec.attr(a, "cluster_name") == source)
+        .unwrap_or_else(|| panic!("no remote secret for {source}"));
+    let objects = spec.attrs(&address).expect("attributes")["objects"].clone();
+    let key = objects
+        .as_object()
+        .and_then(|o| {
+            o.keys()
+                .find(|k| k.starts_with("v1/ServiceAccount/"))
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("{address} has no reader ServiceAccount: {objects}"));
+    key.rsplit('/').next().unwrap_or_default().to_string()
 }

@@ -222,7 +222,7 @@ async fn a_remote_secret_gives_the_target_a_kubeconfig_of_the_source_and_keeps_t
         .unwrap()
         .is_none());
     let readers: Api<ServiceAccount> = Api::namespaced(cloud.kube(&east).await, "istio-system");
-    let reader = readers.get_opt("istio-reader-service-account").await;
+    let reader = readers.get_opt(&reader_account(&state)).await;
     assert!(
         reader.unwrap().is_none(),
         "the reader is gone from the source"
@@ -332,7 +332,7 @@ async fn a_remote_secret_whose_target_cluster_is_deleted_is_still_deleted_from_t
     }
     fresh_remote.delete(&state).await;
     let readers: Api<ServiceAccount> = Api::namespaced(cloud.kube(&east).await, "istio-system");
-    let reader = readers.get_opt("istio-reader-service-account").await;
+    let reader = readers.get_opt(&reader_account(&state)).await;
     assert!(
         reader.unwrap().is_none(),
         "the reader is gone from the source"
@@ -366,4 +366,14 @@ async fn a_remote_secret_whose_source_cluster_is_deleted_is_still_tracked_in_the
         .await
         .unwrap()
         .is_none());
+}
+
+/// The reader ServiceAccount a remote secret made in its source cluster, from its state.
+fn reader_account(state: &Value) -> String {
+    let key = digests(state)
+        .keys()
+        .find(|k| k.starts_with("v1/ServiceAccount/"))
+        .cloned()
+        .expect("the state names the reader ServiceAccount");
+    key.rsplit('/').next().unwrap_or_default().to_string()
 }

@@ -41,7 +41,7 @@ use serde_json::{json, Map, Value};
 
 pub use remote_secret::{
     read_reader_token, render_remote_reader, render_remote_secret, validate_remote_secret,
-    ReaderToken, RemoteSecretSpec, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
+    ReaderNames, ReaderToken, RemoteSecretSpec, READER_SERVICE_ACCOUNT, READER_TOKEN_SECRET,
 };
 pub use spec::{
     default_ingress_ports, CaSource, ControlPlaneSpec, EastWestSpec, GatewayPort, GatewaySpec,

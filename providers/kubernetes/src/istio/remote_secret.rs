@@ -3,21 +3,92 @@
 //! long-lived token Secret the API server fills in; in the TARGET cluster, a Secret
 //! labelled `istio/multiCluster=true` holding a kubeconfig for the source cluster, which
 //! the target's istiod uses to discover the source's endpoints.
+//!
+//! Unlike istioctl, which gives every remote secret of a source cluster the same reader, each
+//! remote secret gets reader objects of its own ([`ReaderNames`]): deleting one remote secret
+//! must not invalidate the token another target's istiod still uses.
 
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::rbac::{cluster_role_binding, cluster_role_object, reader_rules, service_account};
 use super::validate::is_dns_label;
 use super::{namespaced_meta, revision_labels, shared_labels, IstioError, ISTIO_NAMESPACE};
 
-/// ServiceAccount remote istiods authenticate as.
+/// The ServiceAccount istioctl (and mesh before per-remote readers) shares between all
+/// remote secrets of a source cluster. mesh no longer creates it and never deletes it:
+/// clusters wired by an earlier mesh may still have it, and remote secrets made then may
+/// still hold its token.
 pub const READER_SERVICE_ACCOUNT: &str = "istio-reader-service-account";
-/// Secret whose token the API server's token controller fills for the reader account.
+/// The token Secret of [`READER_SERVICE_ACCOUNT`] (same history: left alone).
 pub const READER_TOKEN_SECRET: &str = "istio-reader-service-account-istio-remote-secret-token";
+
+/// Longest part of the reader names taken from the target cluster's name (for people
+/// reading `kubectl get serviceaccounts`; the hash is what makes them unique).
+const HINT_LEN: usize = 24;
+/// Bytes of the SHA-256 of the remote secret's identity in the reader names (8 hex digits).
+const HASH_BYTES: usize = 4;
+
+/// The names of the reader objects ONE remote secret owns in its source cluster:
+/// ServiceAccount, ClusterRole and ClusterRoleBinding `istio-reader-<target>-<hash>`, and
+/// the token Secret `istio-reader-<target>-<hash>-token`. The hash covers the target
+/// cluster's identity and the `cluster_name` the source is registered as, so two remote
+/// secrets of one source never share an object, and every name stays a DNS label
+/// (at most 52 characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderNames {
+    /// Name of the ServiceAccount, its ClusterRole and its ClusterRoleBinding.
+    pub account: String,
+    /// Name of the `kubernetes.io/service-account-token` Secret of the account.
+    pub token_secret: String,
+}
+
+impl ReaderNames {
+    /// The names for the remote secret that puts the source, as `cluster_name`, into the
+    /// target cluster. `target_identity` names the target the same way for as long as it
+    /// exists (its ARM ID, lowercased, or its kubeconfig path and context); `target_hint` is a
+    /// readable name of it, kept (shortened, as a DNS label) in the names.
+    pub fn for_remote(target_hint: &str, target_identity: &str, cluster_name: &str) -> Self {
+        let digest = Sha256::new()
+            .chain_update(target_identity.as_bytes())
+            // A separator no identity contains, so ("a", "bc") and ("ab", "c") differ.
+            .chain_update([0u8])
+            .chain_update(cluster_name.as_bytes())
+            .finalize();
+        let hash = hex::encode(&digest[..HASH_BYTES]);
+        let hint = dns_fragment(target_hint, HINT_LEN);
+        let account = if hint.is_empty() {
+            format!("istio-reader-{hash}")
+        } else {
+            format!("istio-reader-{hint}-{hash}")
+        };
+        ReaderNames {
+            token_secret: format!("{account}-token"),
+            account,
+        }
+    }
+}
+
+/// `text` lowercased, every run of other characters than `[a-z0-9]` made one `-`, cut to
+/// `max` characters, without a leading or trailing `-`.
+fn dns_fragment(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars().map(|c| c.to_ascii_lowercase()) {
+        if out.len() >= max {
+            break;
+        }
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
 
 /// What the target cluster's Secret needs to reach the source cluster.
 #[derive(Clone, PartialEq, Eq)]
@@ -51,25 +122,31 @@ impl fmt::Debug for RemoteSecretSpec {
     }
 }
 
-/// Objects for the SOURCE cluster: the reader ServiceAccount, its ClusterRole and binding
-/// (`istio-reader-clusterrole-<revision>-istio-system`) and the token Secret.
-pub fn render_remote_reader(revision: &str) -> Vec<Value> {
-    let role = format!("istio-reader-clusterrole-{revision}-{ISTIO_NAMESPACE}");
+/// Objects for the SOURCE cluster, all named by `names`: the reader ServiceAccount, a
+/// ClusterRole with the read-only rules of Istio's `istio-reader-clusterrole` and its
+/// binding, and the token Secret.
+///
+/// The ClusterRole is per remote secret too rather than one per revision shared by all:
+/// it is small, and a shared one would either outlive every remote secret (never deleted)
+/// or be deleted under the others. Its revision is only a label, so a new revision updates
+/// the objects in place.
+pub fn render_remote_reader(names: &ReaderNames, revision: &str) -> Vec<Value> {
     let reader = [("app", "istio-reader")];
     let role_labels = revision_labels(revision, &reader);
+    let account = names.account.as_str();
     vec![
-        service_account(READER_SERVICE_ACCOUNT, shared_labels(&reader)),
-        cluster_role_object(&role, role_labels.clone(), reader_rules()),
-        cluster_role_binding(&role, role_labels, READER_SERVICE_ACCOUNT),
+        service_account(account, shared_labels(&reader)),
+        cluster_role_object(account, role_labels.clone(), reader_rules()),
+        cluster_role_binding(account, role_labels, account),
         json!({
             "apiVersion": "v1",
             "kind": "Secret",
             "type": "kubernetes.io/service-account-token",
             "metadata": {
-                "name": READER_TOKEN_SECRET,
+                "name": names.token_secret,
                 "namespace": ISTIO_NAMESPACE,
                 "labels": shared_labels(&reader),
-                "annotations": { "kubernetes.io/service-account.name": READER_SERVICE_ACCOUNT },
+                "annotations": { "kubernetes.io/service-account.name": account },
             },
         }),
     ]

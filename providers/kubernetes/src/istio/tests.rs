@@ -709,7 +709,8 @@ fn empty_values(value: &Value, path: &str, found: &mut Vec<String>) {
 #[test]
 fn no_empty_fields_that_would_read_back_as_drift() {
     let mut objects = render(&full_spec());
-    objects.extend(render_remote_reader("1-14-1"));
+    let names = ReaderNames::for_remote("cluster2", "aks:/subscriptions/s/cluster2", "cluster1");
+    objects.extend(render_remote_reader(&names, "1-14-1"));
     for object in &objects {
         let mut found = Vec::new();
         empty_values(object, "", &mut found);

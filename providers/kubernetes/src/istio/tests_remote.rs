@@ -26,16 +26,20 @@ fn kubeconfig(secret: &Value, cluster: &str) -> serde_yaml::Value {
     serde_yaml::from_str(text).expect("kubeconfig is YAML")
 }
 
+const TARGET: &str = "aks:/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/cluster2";
+
+fn names() -> ReaderNames {
+    ReaderNames::for_remote("cluster2", TARGET, "cluster1")
+}
+
 #[test]
 fn reader_objects_in_the_source_cluster() {
-    let objects = render_remote_reader("1-14-1");
-    let account = find(&objects, "ServiceAccount", READER_SERVICE_ACCOUNT);
+    let names = names();
+    let objects = render_remote_reader(&names, "1-14-1");
+    let account = find(&objects, "ServiceAccount", &names.account);
     assert_eq!(account["metadata"]["namespace"], "istio-system");
-    let role = find(
-        &objects,
-        "ClusterRole",
-        "istio-reader-clusterrole-1-14-1-istio-system",
-    );
+    let role = find(&objects, "ClusterRole", &names.account);
+    assert_eq!(role["metadata"]["labels"][REVISION_LABEL], "1-14-1");
     let rules = role["rules"].as_array().expect("rules");
     let grants = |resource: &str, verb: &str| {
         rules.iter().any(|r| {
@@ -59,24 +63,77 @@ fn reader_objects_in_the_source_cluster() {
     }
     assert!(grants("tokenreviews", "create"));
     assert!(!grants("pods", "delete"), "read-only");
-    let binding = find(
-        &objects,
-        "ClusterRoleBinding",
-        "istio-reader-clusterrole-1-14-1-istio-system",
-    );
-    assert_eq!(binding["subjects"][0]["name"], READER_SERVICE_ACCOUNT);
+    let binding = find(&objects, "ClusterRoleBinding", &names.account);
+    assert_eq!(binding["roleRef"]["name"], names.account.as_str());
+    assert_eq!(binding["subjects"][0]["name"], names.account.as_str());
     assert_eq!(binding["subjects"][0]["namespace"], "istio-system");
-    let token = find(&objects, "Secret", READER_TOKEN_SECRET);
+    let token = find(&objects, "Secret", &names.token_secret);
     assert_eq!(token["type"], "kubernetes.io/service-account-token");
     assert_eq!(
         token["metadata"]["annotations"]["kubernetes.io/service-account.name"],
-        READER_SERVICE_ACCOUNT
+        names.account.as_str()
     );
     assert!(token.get("data").is_none(), "the token controller fills it");
     for object in &objects {
         assert_eq!(object["metadata"]["labels"][MANAGED_BY_LABEL], MANAGED_BY);
     }
     assert!(!has(&objects, "Namespace", "istio-system"));
+}
+
+#[test]
+fn reader_names_are_stable_and_readable_dns_labels() {
+    let names = names();
+    assert_eq!(
+        names,
+        ReaderNames::for_remote("cluster2", TARGET, "cluster1")
+    );
+    let hash = names
+        .account
+        .strip_prefix("istio-reader-cluster2-")
+        .expect("the target's name is in the reader's");
+    assert_eq!(hash.len(), 8);
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{hash}");
+    assert_eq!(names.token_secret, format!("{}-token", names.account));
+    assert_ne!(names.account, READER_SERVICE_ACCOUNT);
+    assert_ne!(names.token_secret, READER_TOKEN_SECRET);
+}
+
+#[test]
+fn each_target_and_cluster_name_gets_its_own_reader() {
+    let other_target = TARGET.replace("cluster2", "cluster3");
+    let others = [
+        ReaderNames::for_remote("cluster2", &other_target, "cluster1"),
+        ReaderNames::for_remote("cluster2", TARGET, "cluster-1"),
+        ReaderNames::for_remote("cluster2", &format!("{TARGET}c"), "luster1"),
+    ];
+    for other in &others {
+        assert_ne!(other.account, names().account, "{other:?}");
+        assert_ne!(other.token_secret, names().token_secret, "{other:?}");
+    }
+}
+
+#[test]
+fn reader_names_stay_dns_labels_whatever_the_target_is_called() {
+    let long = "Very_Long.Cluster Name--with/Slashes".repeat(4);
+    for hint in ["", "---", "UPPER", long.as_str(), "ünïcode-clüster", "a-"] {
+        let names = ReaderNames::for_remote(hint, TARGET, "cluster1");
+        for name in [&names.account, &names.token_secret] {
+            assert!(
+                super::validate::is_dns_label(name),
+                "{hint:?} gives {name:?}"
+            );
+        }
+        assert!(names.token_secret.len() <= 52, "{names:?}");
+    }
+    let plain = ReaderNames::for_remote("", TARGET, "cluster1");
+    assert_eq!(plain.account.len(), "istio-reader-".len() + 8, "{plain:?}");
+    let shortened = ReaderNames::for_remote(&long, TARGET, "cluster1");
+    assert!(
+        shortened
+            .account
+            .starts_with("istio-reader-very-long-cluster-name-w-"),
+        "{shortened:?}"
+    );
 }
 
 #[test]
