@@ -1,16 +1,18 @@
-//! The embedded local cloud. When the spec or the state uses `azure_*` resources and the azure
-//! provider is not configured for real Azure (no `subscription_id` in its block, no
-//! AZURE_SUBSCRIPTION_ID), mesh starts the local cloud in-process on a loopback port, with its
+//! The embedded local cloud. When the spec or the state ([`note_state`]) uses `azure_*`
+//! resources and the azure provider is not configured for real Azure (no `subscription_id` in
+//! its block, no AZURE_SUBSCRIPTION_ID), mesh starts the local cloud in-process on a loopback port, with its
 //! data under `.mesh/local-cloud/`, and points the provider at it. It lives until the command
 //! ends ([`shutdown`]). Which target a command uses is printed (on stderr) when providers are
 //! configured, at the start of every plan and apply.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use mesh_emulator::{Faults, LocalCloud, LocalCloudOptions, Throttle, TlsConfig};
 use mesh_engine::config::Module;
 use mesh_engine::value::Value;
+use mesh_state::StateDocument;
 
 /// Where the embedded cloud keeps its data, relative to the spec directory.
 pub const DATA_DIR: &str = ".mesh/local-cloud";
@@ -55,19 +57,21 @@ fn spec_uses_azure(module: &Module) -> bool {
             .any(|c| spec_uses_azure(&c.module))
 }
 
-/// Does the state of the current directory hold any Azure resource?
-fn state_uses_azure() -> bool {
-    let Ok(dir) = std::env::current_dir() else {
-        return false;
-    };
-    let backend = mesh_state::LocalBackend::new(dir.join(".mesh").join("state.json"));
-    match backend.load() {
-        Ok(Some(doc)) => doc
-            .resources
+/// Whether the state the command works on holds Azure resources, as the workspace loaded it
+/// (through the spec's backend and encryption): see [`note_state`].
+static STATE_USES_AZURE: AtomicBool = AtomicBool::new(false);
+
+/// Record what the command's state holds, as the workspace loads it
+/// ([`crate::workspace::Workspace::load_state`]): a state with Azure resources needs the local
+/// cloud even when the spec no longer declares any (to refresh and delete them). Commands load
+/// their state before they configure providers.
+pub fn note_state(doc: Option<&StateDocument>) {
+    let uses_azure = doc.is_some_and(|doc| {
+        doc.resources
             .iter()
-            .any(|r| r.resource_type.starts_with("azure_")),
-        _ => false,
-    }
+            .any(|r| r.resource_type.starts_with("azure_"))
+    });
+    STATE_USES_AZURE.store(uses_azure, Ordering::SeqCst);
 }
 
 fn set(config: &mut Value, name: &str, value: &str) {
@@ -80,7 +84,7 @@ fn set(config: &mut Value, name: &str, value: &str) {
 /// printed), or pointed at the local cloud, started here if needed.
 pub async fn azure_config(root: &Module, mut config: Value) -> Result<Value, String> {
     let settings = mesh_provider_azure::auth::Settings::from_config(&config);
-    let uses_azure = spec_uses_azure(root) || state_uses_azure();
+    let uses_azure = spec_uses_azure(root) || STATE_USES_AZURE.load(Ordering::SeqCst);
     if let Some(subscription) = &settings.subscription_id {
         if uses_azure {
             let endpoint = settings

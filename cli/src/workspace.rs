@@ -66,6 +66,9 @@ pub struct Workspace {
     pub dir: PathBuf,
     /// Where state lives, set up on first use from the spec's `mesh` block.
     opened: OnceLock<OpenedState>,
+    /// The configuration, loaded once: opening the state needs its `mesh` block before the
+    /// command itself loads it.
+    config: OnceLock<Arc<Module>>,
     /// Colors on stdout.
     pub color: ColorChoice,
 }
@@ -77,6 +80,7 @@ impl Workspace {
         Ok(Workspace {
             dir,
             opened: OnceLock::new(),
+            config: OnceLock::new(),
             color,
         })
     }
@@ -138,8 +142,12 @@ impl Workspace {
         })
     }
 
-    /// Load and check the configuration.
+    /// Load and check the configuration (once per command: later calls share the first
+    /// successful load).
     pub fn load_config(&self) -> Result<Arc<Module>, Diagnostics> {
+        if let Some(module) = self.config.get() {
+            return Ok(module.clone());
+        }
         let module = mesh_engine::config::load_module_tree(&self.dir, &self.dir)?;
         if module.files.is_empty() {
             return Err(Diagnostic::error(
@@ -150,15 +158,16 @@ impl Workspace {
             .with_help("run mesh in a spec directory, or point at one with -C DIR")
             .into());
         }
-        Ok(module)
+        Ok(self.config.get_or_init(|| module).clone())
     }
 
-    /// The stored state, if any. A remote backend without state while a local state file
-    /// exists is an error: that state must be migrated first, or mesh would start afresh and
-    /// create everything again.
+    /// The stored state, if any (the local cloud notes whether it holds Azure resources). A
+    /// remote backend without state while a local state file exists is an error: that state
+    /// must be migrated first, or mesh would start afresh and create everything again.
     pub fn load_state(&self) -> Result<Option<StateDocument>, CommandError> {
         let backend = self.backend()?;
         let doc = backend.load()?;
+        crate::local_cloud::note_state(doc.as_ref());
         if doc.is_none() && self.is_remote()? && self.local_state_path().exists() {
             return Err(anyhow::anyhow!(
                 "the spec stores state in the {}, which has no state yet, but {} holds a local \

@@ -128,13 +128,22 @@ impl LocalCloud {
         for t in extra_types {
             types.insert(t.arm_type().to_ascii_lowercase(), t);
         }
-        let tls = options
-            .tls
-            .as_ref()
-            .map(crate::tls::server_tls)
-            .transpose()?;
+        if options.tls.is_some() {
+            crate::tls::seed_random_in_background();
+        }
         let persist = Persist::new(options.data_dir.as_deref())?;
-        let mut cloud = persist.load()?;
+        // The TLS material and the stored cloud are independent: read them side by side.
+        let (tls, cloud) = std::thread::scope(|scope| {
+            let tls = scope.spawn(|| options.tls.as_ref().map(crate::tls::server_tls).transpose());
+            let cloud = persist.load();
+            let tls = tls.join().unwrap_or_else(|_| {
+                Err(EmulatorError::Tls {
+                    message: "setting up TLS failed unexpectedly".into(),
+                })
+            });
+            (tls, cloud)
+        });
+        let (tls, mut cloud) = (tls?, cloud?);
         let listener = bind(port, cloud.port, options.data_dir.as_deref()).await?;
         let addr = listener
             .local_addr()

@@ -130,11 +130,13 @@ pub struct Cloud {
     pub dirty: bool,
 }
 
-#[derive(Serialize, Deserialize)]
-struct DataFile {
+/// The data file's format number, read on its own: the rest of the file is the [`Cloud`]
+/// (which ignores the `format` field). Not one struct with the cloud flattened into it: serde
+/// buffers a flattened document as untyped content before it builds the cloud from it, an
+/// extra copy of the whole file on every start.
+#[derive(Deserialize)]
+struct DataFormat {
     format: u32,
-    #[serde(flatten)]
-    cloud: Cloud,
 }
 
 /// The lowercase ARM type of a stored key.
@@ -431,14 +433,15 @@ pub fn read_data_file(path: &Path) -> Result<Option<Cloud>, EmulatorError> {
         path: path.to_path_buf(),
         message,
     };
-    let doc: DataFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let doc: DataFormat = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if doc.format != FORMAT {
         return Err(corrupt(format!(
             "format {} (this mesh reads format {FORMAT})",
             doc.format
         )));
     }
-    Ok(Some(doc.cloud))
+    let cloud: Cloud = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Some(cloud))
 }
 
 /// A Unix time as RFC 3339 (`2025-01-01T00:00:00.5Z`).

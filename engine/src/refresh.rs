@@ -1,6 +1,7 @@
 //! Refresh: read every managed instance in state from its provider, in parallel (bounded), so
 //! that plans start from what exists rather than from what was last recorded.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -9,7 +10,7 @@ use tokio::task::JoinSet;
 use crate::config::ResourceMode;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::plan::{DriftKind, MarkedValue, ResourceDrift};
-use crate::provider::{mark_sensitive, ProviderRegistry, ReadRequest};
+use crate::provider::{mark_sensitive, ProviderRegistry, ReadRequest, ResourceSchema};
 use crate::state_view::{PriorInstance, PriorState};
 use crate::value::Value;
 
@@ -80,6 +81,8 @@ pub async fn refresh_with_progress(
     }
     let mut report = RefreshReport::default();
     let mut diags = Diagnostics::new();
+    // A provider builds its whole schema on every call: look each type up once.
+    let mut schemas: HashMap<String, Option<ResourceSchema>> = HashMap::new();
     let total = reads.len();
     let mut done = 0;
     progress.refreshed(done, total);
@@ -94,8 +97,11 @@ pub async fn refresh_with_progress(
         };
         match result {
             Ok(Some(value)) => {
-                let value = remark(&instance.value, value, providers, &instance.resource_type);
-                let volatile = volatile_attributes(providers, &instance.resource_type);
+                let schema = schemas
+                    .entry(instance.resource_type.clone())
+                    .or_insert_with(|| providers.resource_schema(&instance.resource_type));
+                let value = remark(&instance.value, value, schema.as_ref());
+                let volatile = volatile_attributes(schema.as_ref());
                 if without(&value, &volatile) != without(&instance.value, &volatile) {
                     report.changed.push(address.clone());
                     report
@@ -130,9 +136,8 @@ pub async fn refresh_with_progress(
 }
 
 /// The attributes of a type whose changes are not drift.
-fn volatile_attributes(providers: &ProviderRegistry, resource_type: &str) -> Vec<String> {
-    providers
-        .resource_schema(resource_type)
+fn volatile_attributes(schema: Option<&ResourceSchema>) -> Vec<String> {
+    schema
         .map(|s| {
             s.block
                 .attributes
@@ -168,9 +173,8 @@ fn drift_entry(instance: &PriorInstance, kind: DriftKind, live: &Value) -> Resou
 }
 
 /// Keep the sensitive marks of the stored value and of the schema on a freshly read value.
-fn remark(old: &Value, new: Value, providers: &ProviderRegistry, resource_type: &str) -> Value {
-    let schema = providers.resource_schema(resource_type);
-    mark_sensitive(schema.as_ref().map(|s| &s.block), new, &[old])
+fn remark(old: &Value, new: Value, schema: Option<&ResourceSchema>) -> Value {
+    mark_sensitive(schema.map(|s| &s.block), new, &[old])
 }
 
 #[cfg(test)]

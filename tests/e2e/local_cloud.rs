@@ -15,7 +15,15 @@ resource "azure_resource_group" "rg" {
 
 /// Run mesh without the caller's Azure settings, with instant simulated operations.
 fn run(spec: &Spec, args: &[&str]) -> Out {
+    run_env(spec, args, &[])
+}
+
+/// [`run`] with extra environment variables.
+fn run_env(spec: &Spec, args: &[&str], env: &[(&str, &str)]) -> Out {
     let mut cmd: Command = spec.command(args);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
     for var in [
         "AZURE_SUBSCRIPTION_ID",
         "AZURE_TENANT_ID",
@@ -36,7 +44,12 @@ fn run(spec: &Spec, args: &[&str]) -> Out {
 }
 
 fn ok(spec: &Spec, args: &[&str]) -> Out {
-    let out = run(spec, args);
+    ok_env(spec, args, &[])
+}
+
+/// [`ok`] with extra environment variables.
+fn ok_env(spec: &Spec, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let out = run_env(spec, args, env);
     assert_eq!(out.code, 0, "mesh {args:?} failed\n{}", out.dump());
     out
 }
@@ -72,6 +85,31 @@ fn runs_share_the_local_cloud_until_it_is_reset() {
 
     ok(&spec, &["apply", "-auto-approve"]);
     ok(&spec, &["destroy", "-auto-approve"]).stdout_has("Resources: 1 destroyed.");
+    ok(&spec, &["local", "status"]).stdout_has("0 resources.");
+}
+
+#[test]
+fn an_encrypted_state_with_azure_resources_starts_the_cloud_for_their_deletion() {
+    // The state is encrypted: only the spec's encryption settings can tell what it holds.
+    let passphrase = [("MESH_STATE_PASSPHRASE", "a passphrase long enough for e2e")];
+    let spec = Spec::with_main(GROUP);
+    spec.write("mesh.hcl", "mesh {\n  encryption {}\n}\n");
+    ok_env(&spec, &["apply", "-auto-approve"], &passphrase)
+        .stdout_has("Apply complete! Resources: 1 added");
+    assert!(!spec
+        .read(".mesh/state.json")
+        .contains("azure_resource_group"));
+
+    // The spec no longer declares any Azure resource; the state still holds the group.
+    spec.write(
+        "main.hcl",
+        "resource \"test_resource\" \"a\" {\n  name = \"a\"\n}\n",
+    );
+    let plan = ok_env(&spec, &["plan"], &passphrase);
+    plan.stderr_has("Azure: local cloud at http://127.0.0.1:");
+    plan.stdout_has("azure_resource_group.rg will be destroyed");
+    plan.stdout_has("Plan: 1 to add, 0 to change, 1 to destroy.");
+    ok_env(&spec, &["apply", "-auto-approve"], &passphrase).stdout_has("1 destroyed");
     ok(&spec, &["local", "status"]).stdout_has("0 resources.");
 }
 

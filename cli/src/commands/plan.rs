@@ -77,10 +77,13 @@ pub async fn make_checked_plan(
     let variables = resolved.values;
     let digest = config_digest(&root, &variables);
     let evaluation = Arc::new(Evaluation::new(root.clone(), variables.clone(), true));
+    // The state before the providers: whether it holds Azure resources decides whether the
+    // local cloud starts (crate::local_cloud::note_state).
+    let stored = ws.load_state()?;
     let providers = registry();
     configure_providers(&providers, &evaluation).await?;
     // Operations a crash left in flight: adopt what exists before planning.
-    let doc = crate::recovery::recovered(ws.load_state()?, &providers).await;
+    let doc = crate::recovery::recovered(stored, &providers).await;
     let mut prior = prior_state(doc.as_ref());
     // The engine's view is all the plan needs: with thousands of instances the document is a
     // second copy of every value.

@@ -14,7 +14,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 use mesh_engine::provider::ProviderError;
 use mesh_engine::value::Value;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::objects::{ClusterObjects, ClusterShare};
 
 /// Fetches an AKS cluster's admin kubeconfig (the Azure provider implements it).
 #[async_trait]
@@ -173,10 +175,20 @@ pub enum Connection {
     ClusterGone,
 }
 
-/// Clients per cluster, made on first use and shared by every resource of the run.
+/// Clients per cluster, made on first use and shared by every resource of the run, with the
+/// kinds discovery found served there.
 pub struct ClusterConnections {
     credentials: Option<Arc<dyn ClusterCredentials>>,
-    clients: Mutex<HashMap<ClusterRef, Connection>>,
+    /// One cell per cluster: two clusters connect at the same time, while the resources of one
+    /// cluster wait for its single connection rather than each fetching credentials.
+    clients: Mutex<HashMap<ClusterRef, Arc<OnceCell<Opened>>>>,
+}
+
+/// A connection and what its users share.
+#[derive(Clone)]
+struct Opened {
+    connection: Connection,
+    share: ClusterShare,
 }
 
 impl ClusterConnections {
@@ -190,18 +202,50 @@ impl ClusterConnections {
 
     /// The connection to a cluster.
     pub async fn connect(&self, cluster: &ClusterRef) -> Result<Connection, ProviderError> {
-        let mut clients = self.clients.lock().await;
-        if let Some(connection) = clients.get(cluster) {
-            return Ok(connection.clone());
+        Ok(self.opened(cluster).await?.connection)
+    }
+
+    /// Object operations on a cluster, sharing the cluster's client and discovery cache with
+    /// every other resource of the run; `None` when that AKS cluster no longer exists.
+    pub async fn objects(
+        &self,
+        cluster: &ClusterRef,
+    ) -> Result<Option<ClusterObjects>, ProviderError> {
+        let opened = self.opened(cluster).await?;
+        match opened.connection {
+            Connection::Client(client, _) => Ok(Some(ClusterObjects::sharing(
+                client,
+                cluster.describe(),
+                opened.share,
+            ))),
+            Connection::ClusterGone => Ok(None),
         }
-        let connection = self.open(cluster).await?;
-        clients.insert(cluster.clone(), connection.clone());
-        Ok(connection)
     }
 
     /// Forget a cached connection (after the cluster was found gone, say).
     pub async fn forget(&self, cluster: &ClusterRef) {
         self.clients.lock().await.remove(cluster);
+    }
+
+    async fn opened(&self, cluster: &ClusterRef) -> Result<Opened, ProviderError> {
+        let cell = self
+            .clients
+            .lock()
+            .await
+            .entry(cluster.clone())
+            .or_default()
+            .clone();
+        // A failed open leaves the cell empty: the next use tries again.
+        let opened = cell
+            .get_or_try_init(|| async {
+                let connection = self.open(cluster).await?;
+                Ok::<_, ProviderError>(Opened {
+                    connection,
+                    share: ClusterShare::default(),
+                })
+            })
+            .await?;
+        Ok(opened.clone())
     }
 
     async fn open(&self, cluster: &ClusterRef) -> Result<Connection, ProviderError> {
@@ -229,10 +273,28 @@ impl ClusterConnections {
                 (yaml, context.clone())
             }
         };
+        random_seeded().await;
         let (client, endpoint) =
             client_from_kubeconfig(&yaml, context, &cluster.describe()).await?;
         Ok(Connection::Client(client, endpoint))
     }
+}
+
+/// Wait until the crypto library's random generator is seeded, on a blocking thread. Its first
+/// use gathers CPU jitter entropy, tens of milliseconds of work: done by the first TLS
+/// handshake, it would hold an async worker (and, with handshakes on every worker, every
+/// other request of the run) until it is over.
+async fn random_seeded() {
+    static SEEDED: OnceCell<()> = OnceCell::const_new();
+    SEEDED
+        .get_or_init(|| async {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut byte = [0u8; 1];
+                let _ = aws_lc_rs::rand::fill(&mut byte);
+            })
+            .await;
+        })
+        .await;
 }
 
 /// A client from a kubeconfig held in memory. Errors never quote the kubeconfig.

@@ -12,7 +12,7 @@ use mesh_engine::value::Value;
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::{ClusterConnections, ClusterRef, ClusterValue, Connection};
+use crate::cluster::{ClusterConnections, ClusterRef, ClusterValue};
 use crate::objects::{ClusterObjects, ObjectKey};
 use crate::types::{attribute_path, ObjectSetType};
 use crate::wait::settle;
@@ -73,12 +73,7 @@ impl Clusters {
     /// cluster no longer exists.
     pub async fn objects_of(&self, attrs: &Value) -> Result<Option<ClusterObjects>, ProviderError> {
         let reference = known_cluster(attrs)?;
-        match self.connections.connect(&reference).await? {
-            Connection::Client(client, _) => {
-                Ok(Some(ClusterObjects::new(client, reference.describe())))
-            }
-            Connection::ClusterGone => Ok(None),
-        }
+        self.connections.objects(&reference).await
     }
 }
 
@@ -197,13 +192,17 @@ pub async fn read(
         return Ok(None);
     };
     let objects = ty.objects(&request.current)?;
-    let mut live = BTreeMap::new();
-    for object in &objects {
-        let key = ObjectKey::of(object).map_err(ProviderError::new)?;
-        if let Some(found) = cluster.get(&key).await? {
-            live.insert(key.state_key(), found);
-        }
-    }
+    let keys = objects
+        .iter()
+        .map(|o| ObjectKey::of(o).map_err(ProviderError::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    // The objects are independent: read them at once rather than one round trip after another.
+    let found = cluster.get_all(&keys).await?;
+    let live: BTreeMap<String, Json> = keys
+        .iter()
+        .zip(found)
+        .filter_map(|(key, found)| Some((key.state_key(), found?)))
+        .collect();
     if live.is_empty() {
         return Ok(None);
     }

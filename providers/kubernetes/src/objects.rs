@@ -1,10 +1,13 @@
 //! Kubernetes objects as JSON: naming them, applying them with server-side apply, reading them
 //! back and deleting them, on one cluster.
 //!
-//! Kinds are resolved through discovery per object, so custom resources work like built-in
-//! ones; a kind that is not served yet (its CRD is being created by another resource of the
-//! same apply) is waited for, up to [`CRD_WAIT`].
+//! Kinds are resolved through discovery, so custom resources work like built-in ones; a kind
+//! that is not served yet (its CRD is being created by another resource of the same apply) is
+//! waited for, up to [`CRD_WAIT`]. Reads remember the kinds they found served ([`ServedKinds`],
+//! one per cluster and run), so that reading an object is one request rather than two.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube::api::{DeleteParams, Patch, PatchParams};
@@ -13,6 +16,7 @@ use kube::discovery::{ApiCapabilities, Scope};
 use kube::{Api, Client};
 use mesh_engine::provider::ProviderError;
 use serde_json::Value as Json;
+use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 /// How long a custom resource waits for its kind to be served.
@@ -23,6 +27,8 @@ pub const DELETE_WAIT: Duration = Duration::from_secs(600);
 /// errors): with pauses doubling from 200 ms up to 5 s, about 40 s in all before giving up, so
 /// an API server restarting or shedding load is waited out.
 const ATTEMPTS: u32 = 12;
+/// Reads in flight at once on one cluster ([`ClusterShare`]).
+pub const READS_IN_FLIGHT: usize = 4;
 
 /// The identity of an object: what a manifest names.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -77,19 +83,59 @@ impl ObjectKey {
     }
 }
 
+/// What the object operations on one cluster share for a run: the kinds discovery found served
+/// there, and a bound on the reads in flight.
+///
+/// Only kinds found served are kept, so a custom resource whose CRD is not there yet is still
+/// waited for; a kind that stops being served makes reads of its objects answer 404, which is
+/// read as gone, as a discovery that no longer finds the kind is. The bound keeps concurrent
+/// reads from opening a connection (and a TLS handshake) each.
+#[derive(Clone)]
+pub struct ClusterShare {
+    /// One cell per kind, so that concurrent first reads of a kind discover it once.
+    kinds: Arc<Mutex<HashMap<GroupVersionKind, Arc<OnceCell<ServedKind>>>>>,
+    reads: Arc<tokio::sync::Semaphore>,
+}
+
+/// A kind as discovery found it served.
+type ServedKind = (ApiResource, ApiCapabilities);
+
+impl Default for ClusterShare {
+    fn default() -> ClusterShare {
+        ClusterShare {
+            kinds: Arc::default(),
+            reads: Arc::new(tokio::sync::Semaphore::new(READS_IN_FLIGHT)),
+        }
+    }
+}
+
+impl ClusterShare {
+    fn kind(&self, gvk: &GroupVersionKind) -> Arc<OnceCell<ServedKind>> {
+        let mut kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        kinds.entry(gvk.clone()).or_default().clone()
+    }
+}
+
 /// Object operations on one cluster.
 #[derive(Clone)]
 pub struct ClusterObjects {
     client: Client,
     what: String,
+    share: ClusterShare,
 }
 
 impl ClusterObjects {
     /// Operations through `client`; `what` names the cluster in messages.
     pub fn new(client: Client, what: impl Into<String>) -> ClusterObjects {
+        ClusterObjects::sharing(client, what, ClusterShare::default())
+    }
+
+    /// [`ClusterObjects::new`], sharing what other operations on the cluster found out.
+    pub fn sharing(client: Client, what: impl Into<String>, share: ClusterShare) -> ClusterObjects {
         ClusterObjects {
             client,
             what: what.into(),
+            share,
         }
     }
 
@@ -128,13 +174,37 @@ impl ClusterObjects {
 
     /// The object, or `None` when it (or its kind) does not exist.
     pub async fn get(&self, key: &ObjectKey) -> Result<Option<Json>, ProviderError> {
-        let Some((api, _)) = self.api_if_served(key).await? else {
+        // Never closed, so acquiring cannot fail.
+        let _permit = self.share.reads.acquire().await.ok();
+        let Some((api, _)) = self.api_for_read(key).await? else {
             return Ok(None);
         };
         let found = self
             .retrying(key, "read", || api.get_opt(&key.name))
             .await?;
         found.map(to_json).transpose()
+    }
+
+    /// Every object of `keys` ([`ClusterObjects::get`]), in that order, read concurrently
+    /// (within the cluster's bound). On failures, the error of the first failing key.
+    pub async fn get_all(&self, keys: &[ObjectKey]) -> Result<Vec<Option<Json>>, ProviderError> {
+        let mut reads = tokio::task::JoinSet::new();
+        for (index, key) in keys.iter().enumerate() {
+            let (objects, key) = (self.clone(), key.clone());
+            reads.spawn(async move { (index, objects.get(&key).await) });
+        }
+        let mut results: Vec<Option<Result<Option<Json>, ProviderError>>> =
+            keys.iter().map(|_| None).collect();
+        while let Some(joined) = reads.join_next().await {
+            let (index, result) = joined.map_err(|e| {
+                ProviderError::new(format!("a read on {} did not finish: {e}", self.what))
+            })?;
+            results[index] = Some(result);
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(ProviderError::new("a read was lost"))))
+            .collect()
     }
 
     /// Delete the object and wait until it is gone. Succeeds when it is already gone.
@@ -216,14 +286,47 @@ impl ClusterObjects {
         let Some((resource, capabilities)) = self.resolve(key).await? else {
             return Ok(None);
         };
+        Ok(Some(self.api_with(key, &resource, &capabilities)))
+    }
+
+    /// [`ClusterObjects::api_if_served`] through the discovery cache: for reads, where a kind
+    /// gone since it was cached answers 404 like its objects would.
+    async fn api_for_read(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<(Api<DynamicObject>, Scope)>, ProviderError> {
+        let cell = self.share.kind(&key.gvk());
+        // Not served is an "error" here only so that it is not kept: asked again next time.
+        let found = cell
+            .get_or_try_init(|| async {
+                match self.resolve(key).await {
+                    Ok(Some(found)) => Ok(found),
+                    Ok(None) => Err(None),
+                    Err(e) => Err(Some(e)),
+                }
+            })
+            .await;
+        match found {
+            Ok((resource, capabilities)) => Ok(Some(self.api_with(key, resource, capabilities))),
+            Err(None) => Ok(None),
+            Err(Some(e)) => Err(e),
+        }
+    }
+
+    fn api_with(
+        &self,
+        key: &ObjectKey,
+        resource: &ApiResource,
+        capabilities: &ApiCapabilities,
+    ) -> (Api<DynamicObject>, Scope) {
         let api = match capabilities.scope {
-            Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+            Scope::Cluster => Api::all_with(self.client.clone(), resource),
             Scope::Namespaced => {
                 let ns = key.namespace.as_deref().unwrap_or("default");
-                Api::namespaced_with(self.client.clone(), ns, &resource)
+                Api::namespaced_with(self.client.clone(), ns, resource)
             }
         };
-        Ok(Some((api, capabilities.scope)))
+        (api, capabilities.scope.clone())
     }
 
     async fn resolve(
@@ -240,6 +343,10 @@ impl ClusterObjects {
                 }
             })
             .await?;
+        if let Some(found) = &found {
+            // Set unless a concurrent discovery got there first (with the same answer).
+            let _ = self.share.kind(&gvk).set(found.clone());
+        }
         Ok(found)
     }
 
@@ -400,6 +507,123 @@ fn project_value(live: &Json, desired: &Json) -> Json {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A scripted API server on loopback (plain HTTP): serves `v1` ConfigMaps `c1`, `c2`
+    /// and `example.com/v1` Widget `w1` in namespace `a`; `missing.io/v1` is not served.
+    /// Counts the requests of every path.
+    async fn scripted_api() -> (Client, Arc<Mutex<HashMap<String, usize>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let counts = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let counts = counts.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            match conn.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buffer[..end]).to_string();
+                        buffer.drain(..end + 4);
+                        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                        let path = path.split('?').next().unwrap_or("").to_string();
+                        *counts.lock().unwrap().entry(path.clone()).or_default() += 1;
+                        let (status, body) = answer(&path);
+                        let reply = format!(
+                            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if conn.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let config = kube::Config::new(url.parse().unwrap());
+        (Client::try_from(config).unwrap(), seen)
+    }
+
+    fn answer(path: &str) -> (&'static str, String) {
+        let resources = |group_version: &str, name: &str, kind: &str| {
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                "resources": [{"name": name, "singularName": "", "namespaced": true,
+                    "kind": kind, "verbs": ["get", "list"]}]})
+        };
+        let object = |api_version: &str, kind: &str, name: &str| {
+            json!({"apiVersion": api_version, "kind": kind,
+                "metadata": {"name": name, "namespace": "a"}, "data": {"k": name}})
+        };
+        let found = match path {
+            "/api/v1" => resources("v1", "configmaps", "ConfigMap"),
+            "/apis/example.com/v1" => resources("example.com/v1", "widgets", "Widget"),
+            "/api/v1/namespaces/a/configmaps/c1" => object("v1", "ConfigMap", "c1"),
+            "/api/v1/namespaces/a/configmaps/c2" => object("v1", "ConfigMap", "c2"),
+            "/apis/example.com/v1/namespaces/a/widgets/w1" => {
+                object("example.com/v1", "Widget", "w1")
+            }
+            _ => {
+                let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                    "reason": "NotFound", "code": 404, "message": "not found"});
+                return ("404 Not Found", status.to_string());
+            }
+        };
+        ("200 OK", found.to_string())
+    }
+
+    fn key(api_version: &str, kind: &str, name: &str) -> ObjectKey {
+        ObjectKey {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: Some("a".into()),
+            name: name.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_come_back_in_order_and_discover_each_served_kind_once() {
+        let (client, seen) = scripted_api().await;
+        let objects = ClusterObjects::new(client, "the scripted cluster");
+        let keys = [
+            key("v1", "ConfigMap", "c1"),
+            key("v1", "ConfigMap", "c2"),
+            key("v1", "ConfigMap", "c3"),
+            key("example.com/v1", "Widget", "w1"),
+            key("missing.io/v1", "Gadget", "g1"),
+            key("v1", "ConfigMap", "c1"),
+        ];
+        for round in 1..=2 {
+            let found = objects.get_all(&keys).await.expect("every read answers");
+            let names: Vec<Option<&str>> = found
+                .iter()
+                .map(|o| {
+                    o.as_ref()
+                        .and_then(|o| o.pointer("/metadata/name")?.as_str())
+                })
+                .collect();
+            assert_eq!(
+                names,
+                [Some("c1"), Some("c2"), None, Some("w1"), None, Some("c1")]
+            );
+            let seen = seen.lock().unwrap();
+            // Served kinds are discovered once, however many reads want them at once...
+            assert_eq!(seen.get("/api/v1"), Some(&1), "{seen:?}");
+            assert_eq!(seen.get("/apis/example.com/v1"), Some(&1), "{seen:?}");
+            // ...a kind not served is asked about again, as it may be served by now...
+            assert!(seen.get("/apis/missing.io/v1") >= Some(&round), "{seen:?}");
+            // ...and every object is read every time (nothing cached that could hide drift).
+            let c1 = seen.get("/api/v1/namespaces/a/configmaps/c1");
+            assert_eq!(c1, Some(&(2 * round)), "{seen:?}");
+        }
+    }
 
     #[test]
     fn keys_name_objects_and_say_what_is_missing() {
