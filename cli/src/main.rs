@@ -8,6 +8,7 @@ mod args;
 mod backend_config;
 mod commands;
 mod encryption_config;
+mod group_commit;
 mod local_cloud;
 mod logging;
 mod recovery;

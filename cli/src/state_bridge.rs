@@ -1,6 +1,8 @@
 //! Between the stored state document (state crate) and the engine's view of it: loading prior
 //! state with its sensitive marks, and persisting apply's updates after every operation (through
-//! the state journal, compacted into a snapshot now and then and at the end).
+//! the state journal, compacted into a snapshot now and then and at the end). Updates recorded
+//! by concurrent operations while a journal write is in progress are written together by the
+//! next one ([`GroupCommit`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -13,6 +15,8 @@ use mesh_state::{
     Backend, JournalBatch, JournalEntry, OutputState, PendingKind, PendingOperation,
     ResourceInstanceState, StateDocument, StateError,
 };
+
+use crate::group_commit::GroupCommit;
 
 fn to_engine_path(path: &[mesh_state::PathStep]) -> Vec<PathStep> {
     path.iter()
@@ -135,9 +139,16 @@ const MIN_COMPACTION_BYTES: u64 = 1 << 20;
 /// full snapshot, which empties the journal (compaction). Call [`compact`](Self::compact) when the
 /// apply is over; dropping the sink also compacts, as a best effort. Works the same on every
 /// backend: a local journal file, or an append blob.
+///
+/// Concurrent [`record`](StateSink::record) calls are group-committed: while one batch is being
+/// written, the updates of other callers queue, and the next write takes all of them as one
+/// batch (one serial, one journal line, one flush), in arrival order. Each caller still returns
+/// only once its own updates are durable, or with the error of the batch that held them.
 pub struct BackendStateSink {
     backend: Arc<dyn Backend>,
     inner: Mutex<SinkState>,
+    /// The updates of callers waiting for the next write.
+    queue: GroupCommit<Vec<StateUpdate>>,
 }
 
 struct SinkState {
@@ -173,6 +184,7 @@ impl BackendStateSink {
                 compact_at: snapshot_bytes.unwrap_or(0).max(MIN_COMPACTION_BYTES),
                 min_compaction: MIN_COMPACTION_BYTES,
             }),
+            queue: GroupCommit::default(),
             backend,
         }
     }
@@ -195,6 +207,41 @@ impl BackendStateSink {
 
     fn state(&self) -> MutexGuard<'_, SinkState> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Persist one batch of updates: one journal line, or a full snapshot when there is no
+    /// snapshot to extend or the journal may lack something.
+    fn write(&self, updates: Vec<StateUpdate>) -> Result<(), String> {
+        let mut state = self.state();
+        if updates.is_empty() && state.doc.serial > 0 {
+            return Ok(());
+        }
+        let batch = JournalBatch {
+            lineage: state.doc.lineage.clone(),
+            prior_serial: state.doc.serial,
+            serial: state.doc.serial + 1,
+            entries: updates.into_iter().map(journal_entry).collect(),
+        };
+        // Without a snapshot to extend, or after a failed append, only a full snapshot will do.
+        let appended =
+            (state.has_snapshot && !state.needs_snapshot).then(|| self.backend.append(&batch));
+        state.doc.apply_batch(batch);
+        match appended {
+            None => state.save(self.backend.as_ref()).map_err(|e| e.to_string()),
+            Some(Ok(journal_bytes)) => {
+                state.journal_bytes = journal_bytes;
+                if journal_bytes > state.compact_at && state.save(self.backend.as_ref()).is_err() {
+                    // The changes are safe in the journal; try again once it has doubled, and
+                    // report the problem from `compact` at the end.
+                    state.compact_at = journal_bytes.saturating_mul(2);
+                }
+                Ok(())
+            }
+            Some(Err(e)) => {
+                state.needs_snapshot = true;
+                Err(e.to_string())
+            }
+        }
     }
 }
 
@@ -273,36 +320,26 @@ fn journal_entry(update: StateUpdate) -> JournalEntry {
 
 impl StateSink for BackendStateSink {
     fn record(&self, updates: Vec<StateUpdate>) -> Result<(), String> {
-        let mut state = self.state();
-        if updates.is_empty() && state.doc.serial > 0 {
-            return Ok(());
+        off_the_worker(|| {
+            self.queue.submit(updates, |queued| {
+                self.write(queued.into_iter().flatten().collect())
+            })
+        })
+    }
+}
+
+/// Run `blocking` (which waits for disk or network I/O, or for another caller's write). Apply
+/// records from inside its tasks: on a multi-threaded tokio runtime, the worker's other tasks are
+/// first handed to another thread, so that they keep running and their records join the next
+/// batch, instead of every worker sitting in a flush while ready operations wait.
+fn off_the_worker<R>(blocking: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(blocking)
         }
-        let batch = JournalBatch {
-            lineage: state.doc.lineage.clone(),
-            prior_serial: state.doc.serial,
-            serial: state.doc.serial + 1,
-            entries: updates.into_iter().map(journal_entry).collect(),
-        };
-        // Without a snapshot to extend, or after a failed append, only a full snapshot will do.
-        let appended =
-            (state.has_snapshot && !state.needs_snapshot).then(|| self.backend.append(&batch));
-        state.doc.apply_batch(batch);
-        match appended {
-            None => state.save(self.backend.as_ref()).map_err(|e| e.to_string()),
-            Some(Ok(journal_bytes)) => {
-                state.journal_bytes = journal_bytes;
-                if journal_bytes > state.compact_at && state.save(self.backend.as_ref()).is_err() {
-                    // The changes are safe in the journal; try again once it has doubled, and
-                    // report the problem from `compact` at the end.
-                    state.compact_at = journal_bytes.saturating_mul(2);
-                }
-                Ok(())
-            }
-            Some(Err(e)) => {
-                state.needs_snapshot = true;
-                Err(e.to_string())
-            }
-        }
+        // A single-threaded runtime cannot hand its tasks over; outside a runtime nothing waits.
+        _ => blocking(),
     }
 }
 
@@ -310,6 +347,10 @@ impl StateSink for BackendStateSink {
 mod tests {
     use std::collections::BTreeMap;
     use std::fs;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Condvar;
+    use std::thread;
+    use std::time::Duration;
 
     use super::*;
 
@@ -470,5 +511,271 @@ mod tests {
         let state = loaded(&backend);
         assert_eq!(state.addresses(), ["mesh_data.x", "mesh_data.y"]);
         assert_eq!(state, sink.document());
+    }
+
+    /// A local backend whose next append can be held at a gate and whose appends can be made
+    /// to fail; it keeps every batch appended and counts snapshots.
+    #[derive(Debug, Default)]
+    struct GatedBackend {
+        local: Option<LocalBackend>,
+        appended: Mutex<Vec<JournalBatch>>,
+        saves: AtomicUsize,
+        hold_next: AtomicBool,
+        holding: AtomicBool,
+        gate_open: Mutex<bool>,
+        gate: Condvar,
+        fail_appends: AtomicBool,
+    }
+
+    impl GatedBackend {
+        fn local(&self) -> &LocalBackend {
+            self.local.as_ref().expect("a local backend")
+        }
+
+        fn open_gate(&self) {
+            *self.gate_open.lock().expect("gate") = true;
+            self.gate.notify_all();
+        }
+
+        fn appends(&self) -> Vec<JournalBatch> {
+            self.appended.lock().expect("appended").clone()
+        }
+
+        fn wait_at_gate(&self) {
+            self.holding.store(true, Ordering::SeqCst);
+            let mut open = self.gate_open.lock().expect("gate");
+            while !*open {
+                open = self.gate.wait(open).expect("gate");
+            }
+        }
+    }
+
+    impl Backend for GatedBackend {
+        fn describe(&self) -> String {
+            self.local().describe()
+        }
+        fn load(&self) -> Result<Option<StateDocument>, StateError> {
+            self.local().load()
+        }
+        fn save(&self, doc: &StateDocument) -> Result<u64, StateError> {
+            self.saves.fetch_add(1, Ordering::SeqCst);
+            self.local().save(doc)
+        }
+        fn append(&self, batch: &JournalBatch) -> Result<u64, StateError> {
+            // Decided before waiting, so a test can make the appends after a held one fail.
+            let fail = self.fail_appends.load(Ordering::SeqCst);
+            if self.hold_next.swap(false, Ordering::SeqCst) {
+                self.wait_at_gate();
+            }
+            if fail {
+                return Err(StateError::Config("journal unavailable".to_string()));
+            }
+            let bytes = self.local().append(batch)?;
+            self.appended.lock().expect("appended").push(batch.clone());
+            Ok(bytes)
+        }
+        fn stored_sizes(&self) -> Result<mesh_state::StoredSizes, StateError> {
+            self.local().stored_sizes()
+        }
+        fn lock(
+            &self,
+            operation: &str,
+            timeout: std::time::Duration,
+        ) -> Result<Box<dyn mesh_state::HeldLock>, StateError> {
+            Backend::lock(self.local(), operation, timeout)
+        }
+        fn read_lock(&self) -> Result<Option<mesh_state::LockInfo>, StateError> {
+            self.local().read_lock()
+        }
+        fn force_unlock(&self, id: &str) -> Result<mesh_state::LockInfo, StateError> {
+            self.local().force_unlock(id)
+        }
+        fn history(&self) -> Result<Vec<mesh_state::SnapshotInfo>, StateError> {
+            self.local().history()
+        }
+        fn read_snapshot(&self, id: &str) -> Result<StateDocument, StateError> {
+            self.local().read_snapshot(id)
+        }
+    }
+
+    /// Poll until `done`; the deadline only turns a broken queue into a failure, not a hang.
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gave up waiting: {what}"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn gated_sink() -> (tempfile::TempDir, Arc<GatedBackend>, Arc<BackendStateSink>) {
+        let (dir, local) = setup();
+        let backend = Arc::new(GatedBackend {
+            local: Some(local),
+            ..GatedBackend::default()
+        });
+        let sink = Arc::new(BackendStateSink::new(backend.clone(), StateDocument::new()));
+        sink.record(Vec::new()).expect("first snapshot");
+        (dir, backend, sink)
+    }
+
+    /// What an operation records: its start, then its outcome, in one call (so that the order
+    /// of a caller's updates within a merged batch shows).
+    fn begin_and_finish(i: i64) -> Vec<StateUpdate> {
+        let created = instance(&format!("mesh_data.r[{i}]"), i);
+        vec![
+            StateUpdate::Begin {
+                kind: InFlightKind::Create,
+                instance: created.clone(),
+            },
+            StateUpdate::Upsert(created),
+        ]
+    }
+
+    fn appended_addresses(backend: &GatedBackend) -> Vec<String> {
+        let entries = backend.appends().into_iter().flat_map(|b| b.entries);
+        entries
+            .filter_map(|e| match e {
+                JournalEntry::Upsert { instance } => Some(instance.address),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Record operation 0 and hold its append at the gate; record operations 1..n from other
+    /// threads, which queue behind it; open the gate (making the appends after the held one
+    /// fail if `fail_later` says so). Returns each caller's result and whether its upsert had
+    /// been appended by the time `record` returned.
+    fn record_behind_a_held_append(
+        backend: &Arc<GatedBackend>,
+        sink: &Arc<BackendStateSink>,
+        n: i64,
+        fail_later: bool,
+    ) -> Vec<(Result<(), String>, bool)> {
+        backend.hold_next.store(true, Ordering::SeqCst);
+        let spawn = |i: i64| {
+            let (backend, sink) = (backend.clone(), sink.clone());
+            thread::spawn(move || {
+                let result = sink.record(begin_and_finish(i));
+                let address = format!("mesh_data.r[{i}]");
+                (result, appended_addresses(&backend).contains(&address))
+            })
+        };
+        let first = spawn(0);
+        wait_until("the first append is held", || {
+            backend.holding.load(Ordering::SeqCst)
+        });
+        let others: Vec<_> = (1..n).map(spawn).collect();
+        wait_until("the others queue", || sink.queue.waiting() == others.len());
+        backend.fail_appends.store(fail_later, Ordering::SeqCst);
+        backend.open_gate();
+        std::iter::once(first)
+            .chain(others)
+            .map(|h| h.join().expect("join"))
+            .collect()
+    }
+
+    #[test]
+    fn concurrent_records_share_one_append() {
+        let (_dir, backend, sink) = gated_sink();
+        let results = record_behind_a_held_append(&backend, &sink, 8, false);
+        for (i, (result, durable)) in results.into_iter().enumerate() {
+            assert_eq!(result, Ok(()), "record {i}");
+            assert!(durable, "record {i} returned before its batch was appended");
+        }
+        let appends = backend.appends();
+        assert_eq!(
+            appends.len(),
+            2,
+            "one append for the held record, one for the rest"
+        );
+        assert_eq!(appends[1].entries.len(), 14);
+        assert_eq!((appends[1].prior_serial, appends[1].serial), (2, 3));
+        // Each caller's updates stay together and in order.
+        for pair in appends[1].entries.chunks(2) {
+            match pair {
+                [JournalEntry::Begin { pending }, JournalEntry::Upsert { instance }] => {
+                    assert_eq!(pending.instance.address, instance.address)
+                }
+                other => panic!("not a begin and its outcome: {other:?}"),
+            }
+        }
+        let state = loaded(backend.local());
+        assert_eq!(state, sink.document());
+        assert_eq!(state.serial, 3);
+        assert_eq!(state.addresses().len(), 8);
+        assert!(state.pending.is_empty(), "{:?}", state.pending);
+    }
+
+    #[test]
+    fn a_failed_group_append_fails_every_caller_in_it_and_a_snapshot_follows() {
+        let (_dir, backend, sink) = gated_sink();
+        let results = record_behind_a_held_append(&backend, &sink, 5, true);
+        assert_eq!(results[0], (Ok(()), true), "the held append succeeded");
+        for (i, (result, _)) in results.iter().enumerate().skip(1) {
+            let err = result.as_ref().expect_err("the group append failed");
+            assert!(err.contains("journal unavailable"), "record {i}: {err}");
+        }
+        assert_eq!(backend.appends().len(), 1);
+
+        backend.fail_appends.store(false, Ordering::SeqCst);
+        sink.record(begin_and_finish(5)).expect("record");
+        assert_eq!(backend.appends().len(), 1, "a snapshot, not an append");
+        assert_eq!(backend.saves.load(Ordering::SeqCst), 2);
+        let state = loaded(backend.local());
+        assert_eq!(state, sink.document());
+        assert_eq!(state.serial, 4);
+        assert_eq!(state.addresses().len(), 6);
+        assert!(state.pending.is_empty(), "{:?}", state.pending);
+    }
+
+    #[test]
+    fn a_lone_caller_appends_once_per_record() {
+        let (_dir, backend, sink) = gated_sink();
+        for i in 0..5 {
+            sink.record(begin_and_finish(i)).expect("record");
+            assert_eq!(backend.appends().len(), i as usize + 1);
+        }
+        assert_eq!(backend.saves.load(Ordering::SeqCst), 1);
+        assert_eq!(loaded(backend.local()), sink.document());
+    }
+
+    /// Apply records from inside tokio tasks (and from the task that drives them).
+    fn record_from_tasks(runtime: tokio::runtime::Runtime) {
+        let (_dir, backend, sink) = gated_sink();
+        runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..16 {
+                let sink = sink.clone();
+                tasks.spawn(async move { sink.record(begin_and_finish(i)) });
+            }
+            sink.record(begin_and_finish(16)).expect("record");
+            while let Some(joined) = tasks.join_next().await {
+                joined.expect("join").expect("record");
+            }
+        });
+        let state = loaded(backend.local());
+        assert_eq!(state, sink.document());
+        assert_eq!(state.addresses().len(), 17);
+        assert!(state.pending.is_empty(), "{:?}", state.pending);
+    }
+
+    #[test]
+    fn records_from_a_multi_threaded_runtime_hand_the_worker_over() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .expect("runtime");
+        record_from_tasks(runtime);
+    }
+
+    #[test]
+    fn records_from_a_single_threaded_runtime_just_block() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        record_from_tasks(runtime);
     }
 }

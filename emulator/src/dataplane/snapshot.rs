@@ -50,7 +50,7 @@ pub(crate) fn snapshot(cloud: &Cloud, env: &Env<'_>, now: f64) -> MeshView {
         keys.push((key.clone(), ctx.provisioning_state));
     }
     for index in 0..view.clusters.len() {
-        let remotes = remote_links(cloud, env, &view, &keys, index, now);
+        let remotes = remote_links(cloud, &view, &keys, index, now);
         let ca = trust::cluster_ca(&view.clusters[index], &|vault, name| {
             vault_secret(cloud, vault, name)
         });
@@ -92,7 +92,6 @@ fn vault_secret(cloud: &Cloud, vault: &str, name: &str) -> Option<String> {
 /// What istiod of cluster `index` makes of each of its remote secrets.
 fn remote_links(
     cloud: &Cloud,
-    env: &Env<'_>,
     view: &MeshView,
     keys: &[(String, String)],
     index: usize,
@@ -112,7 +111,7 @@ fn remote_links(
         for (cluster_id, encoded) in data {
             let target = decode(encoded)
                 .ok_or_else(|| "its kubeconfig cannot be read".to_string())
-                .and_then(|config| reach(cloud, env, view, keys, &config, now));
+                .and_then(|config| reach(cloud, view, keys, &config, now));
             links.push(RemoteLink {
                 secret: format!("{ISTIO_NAMESPACE}/{}", meta(secret, "name")),
                 cluster_id: cluster_id.clone(),
@@ -133,7 +132,6 @@ fn decode(encoded: &Json) -> Option<String> {
 /// The cluster a remote kubeconfig reaches with its token, or why it does not.
 fn reach(
     cloud: &Cloud,
-    env: &Env<'_>,
     view: &MeshView,
     keys: &[(String, String)],
     config: &str,
@@ -159,11 +157,7 @@ fn reach(
     if state != "Succeeded" {
         return Err(format!("the API of {name} is not serving ({state})"));
     }
-    let static_token = [true, false].iter().any(|admin| {
-        cluster::kubeconfig(cloud, env, key, *admin)
-            .and_then(|c| cluster::kubeconfig_token(&c))
-            .is_some_and(|t| t == token)
-    });
+    let static_token = cluster::is_static_token(cloud, key, token);
     let issued = cloud
         .kube
         .get(key)

@@ -11,6 +11,7 @@ use super::writes::Writer;
 use super::Env;
 use crate::model::ArmId;
 use crate::store::Cloud;
+use crate::types::managed_cluster::cluster_token;
 
 /// The lowercase ARM type of managed clusters.
 pub(crate) const MANAGED_CLUSTERS: &str = "microsoft.containerservice/managedclusters";
@@ -236,12 +237,19 @@ pub(crate) fn kubeconfig(cloud: &Cloud, env: &Env, key: &str, admin: bool) -> Op
     })
 }
 
-/// The bearer token of a kubeconfig (its first user's).
-pub(crate) fn kubeconfig_token(config: &str) -> Option<String> {
-    let doc: Json = serde_yaml::from_str(config).ok()?;
-    doc.pointer("/users/0/user/token")?
-        .as_str()
-        .map(str::to_string)
+/// Whether `token` is one of the static kubeconfig tokens of the cluster stored at `key`, as
+/// listClusterUserCredential and listClusterAdminCredential hand them out (the admin one only
+/// while local accounts are enabled, as that action refuses otherwise). Compared directly:
+/// rendering both kubeconfigs on every request is most of the API's time.
+pub(crate) fn is_static_token(cloud: &Cloud, key: &str, token: &str) -> bool {
+    let Some(entry) = cloud.resources.get(key) else {
+        return false;
+    };
+    let cluster = &entry.resource;
+    let local_accounts =
+        cluster.body.pointer("/properties/disableLocalAccounts") != Some(&json!(true));
+    cluster_token(cluster, "clusterUser") == token
+        || (local_accounts && cluster_token(cluster, "clusterAdmin") == token)
 }
 
 /// A kubeconfig whose clusters trust `ca_pem` (`certificate-authority-data`).

@@ -164,11 +164,7 @@ fn open(
     let ctx = cluster::context(cloud, &env, &key, now)
         .ok_or_else(|| KubeError::internal("the cluster cannot be read"))?;
     let token = token.ok_or_else(KubeError::unauthorized)?;
-    let static_token = [true, false].iter().any(|admin| {
-        cluster::kubeconfig(cloud, &env, &key, *admin)
-            .and_then(|c| cluster::kubeconfig_token(&c))
-            .is_some_and(|t| t == token)
-    });
+    let static_token = cluster::is_static_token(cloud, &key, token);
     let service_account = || {
         cloud
             .kube

@@ -14,7 +14,7 @@ mod container_registry;
 mod container_registry_replication;
 mod key_vault;
 mod log_analytics_workspace;
-mod managed_cluster;
+pub(crate) mod managed_cluster;
 mod private_dns_zone;
 mod private_dns_zone_virtual_network_link;
 mod private_endpoint;

@@ -338,6 +338,9 @@ impl Value {
 #[derive(Clone, Default)]
 pub struct ProviderRegistry {
     providers: std::collections::BTreeMap<String, Arc<dyn Provider>>,
+    /// Each provider's schema, built on first use: a provider builds its whole schema on
+    /// every [`Provider::schema`] call, and plans look types up once per instance.
+    schemas: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<ProviderSchema>>>>,
 }
 
 impl ProviderRegistry {
@@ -348,7 +351,27 @@ impl ProviderRegistry {
 
     /// Register a provider under its name.
     pub fn register(&mut self, provider: Arc<dyn Provider>) {
-        self.providers.insert(provider.name().to_string(), provider);
+        let name = provider.name().to_string();
+        self.schemas_cache().remove(&name);
+        self.providers.insert(name, provider);
+    }
+
+    fn schemas_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<ProviderSchema>>> {
+        self.schemas.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The schema of the provider serving `resource_type` (built once per registry).
+    fn schema_for_type(&self, resource_type: &str) -> Option<Arc<ProviderSchema>> {
+        let name = provider_name_of(resource_type);
+        if let Some(schema) = self.schemas_cache().get(name) {
+            return Some(schema.clone());
+        }
+        let schema = Arc::new(self.providers.get(name)?.schema());
+        self.schemas_cache()
+            .insert(name.to_string(), schema.clone());
+        Some(schema)
     }
 
     /// The provider of a resource type, by its prefix.
@@ -368,8 +391,7 @@ impl ProviderRegistry {
 
     /// The schema of a managed resource type.
     pub fn resource_schema(&self, resource_type: &str) -> Option<ResourceSchema> {
-        self.for_type(resource_type)?
-            .schema()
+        self.schema_for_type(resource_type)?
             .resources
             .get(resource_type)
             .cloned()
@@ -377,8 +399,7 @@ impl ProviderRegistry {
 
     /// The schema of a data source type.
     pub fn data_schema(&self, data_type: &str) -> Option<ResourceSchema> {
-        self.for_type(data_type)?
-            .schema()
+        self.schema_for_type(data_type)?
             .data_sources
             .get(data_type)
             .cloned()
