@@ -116,7 +116,8 @@ pub trait Provider: Send + Sync {
     /// The provider's name: the prefix of its resource types.
     fn name(&self) -> &str;
 
-    /// The provider's schemas.
+    /// The provider's schemas. MUST be the same on every call, configured or not:
+    /// [`ProviderRegistry`] builds it once and keeps it.
     fn schema(&self) -> ProviderSchema;
 
     /// Receive the evaluated `provider "name" {}` block (an empty object when there is none).
