@@ -203,3 +203,8 @@ fn multi_network_survives_kills_at_random_moments() {
 fn the_seed_topology_survives_kills_at_random_moments() {
     kill_applies_and_destroys("multicluster-istio", Duration::from_millis(6000));
 }
+
+#[test]
+fn gateway_federation_survives_kills_at_random_moments() {
+    kill_applies_and_destroys("gateway-federation", Duration::from_millis(5000));
+}
