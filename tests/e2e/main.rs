@@ -2,6 +2,8 @@
 
 mod harness;
 
+#[path = "../../state/src/azure/azurite.rs"]
+mod azurite;
 mod bad_input;
 mod ci_flow;
 mod closed_output;

@@ -3,41 +3,10 @@
 //! `state pull|push|history`, lease locking between concurrent and killed applies, and
 //! migration between the local file and the backend.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::harness::{apply_line, Spec};
-
-/// The emulator's endpoint, started once for the test process by the project's script.
-fn azurite() -> Option<&'static str> {
-    static ENDPOINT: OnceLock<Option<String>> = OnceLock::new();
-    let endpoint = ENDPOINT.get_or_init(|| {
-        let has = |tool: &str| {
-            Command::new(tool)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !has("node") || !has("npm") {
-            eprintln!("SKIPPED: node and npm are needed to run Azurite (scripts/azurite.sh)");
-            return None;
-        }
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/azurite.sh");
-        let output = Command::new("bash")
-            .args([script, "start"])
-            .output()
-            .expect("run scripts/azurite.sh");
-        assert!(
-            output.status.success(),
-            "scripts/azurite.sh start failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Some(String::from_utf8_lossy(&output.stdout).trim().to_string())
-    });
-    endpoint.as_deref()
-}
 
 /// A `mesh` block storing state in a fresh container of the emulator, with 15-second leases.
 fn backend_block() -> Option<String> {
@@ -50,7 +19,7 @@ fn backend_block() -> Option<String> {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)
     );
-    let endpoint = azurite()?;
+    let endpoint = crate::azurite::endpoint()?;
     Some(format!(
         r#"
 mesh {{

@@ -7,7 +7,7 @@ use serde_json::{json, Value as Json};
 
 use super::secrets::SecretVersion;
 use super::{
-    attributes, bad_name, error, new_version, parse, pick, push_version, valid_name, Vault,
+    attributes, error, named_body, new_version, pick, push_version, required_value, Vault,
 };
 use crate::pem;
 use crate::reply::Reply;
@@ -52,19 +52,13 @@ impl Vault<'_> {
     }
 
     pub(super) fn import_certificate(&mut self, name: &str, body: &[u8]) -> Reply {
-        if !valid_name(name) {
-            return bad_name("certificate", name);
-        }
-        let body = match parse(body) {
+        let body = match named_body("certificate", name, body) {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let Some(value) = body.get("value").and_then(Json::as_str) else {
-            return error(
-                400,
-                "BadParameter",
-                "The certificate's value is required (property 'value').",
-            );
+        let value = match required_value("certificate", &body) {
+            Ok(v) => v,
+            Err(r) => return r,
         };
         let (der, detected) = if value.contains("-----BEGIN") {
             let Some(der) = pem::first_certificate(value) else {

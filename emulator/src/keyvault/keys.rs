@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 use super::key_material::{self, WrapAlgorithm, KEY_SIZES};
-use super::{
-    attributes, bad_name, error, new_version, parse, pick, push_version, valid_name, Vault,
-};
+use super::{attributes, error, named_body, new_version, parse, pick, push_version, Vault};
 use crate::reply::Reply;
 
 /// The operations an RSA key may permit, as Key Vault spells them.
@@ -215,10 +213,7 @@ impl Vault<'_> {
     }
 
     fn create_key(&mut self, name: &str, body: &[u8]) -> Reply {
-        if !valid_name(name) {
-            return bad_name("key", name);
-        }
-        let body = match parse(body) {
+        let body = match named_body("key", name, body) {
             Ok(b) => b,
             Err(r) => return r,
         };

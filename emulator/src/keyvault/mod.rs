@@ -187,6 +187,26 @@ fn parse(body: &[u8]) -> Result<Json, Reply> {
     }
 }
 
+/// The body of a write to the object `name` of `kind` (`secret`, `key`...): the name checked,
+/// then the body parsed as a JSON object.
+fn named_body(kind: &str, name: &str, body: &[u8]) -> Result<Json, Reply> {
+    if !valid_name(name) {
+        return Err(bad_name(kind, name));
+    }
+    parse(body)
+}
+
+/// The required string `value` of a secret or certificate body.
+fn required_value<'b>(kind: &str, body: &'b Json) -> Result<&'b str, Reply> {
+    body.get("value").and_then(Json::as_str).ok_or_else(|| {
+        error(
+            400,
+            "BadParameter",
+            format!("The {kind}'s value is required (property 'value')."),
+        )
+    })
+}
+
 fn attributes(given: Option<&Json>, created: i64, now: i64) -> Json {
     let mut a = json!({
         "enabled": true,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 use super::{
-    attributes, bad_name, error, new_version, parse, pick, push_version, valid_name, Vault,
+    attributes, error, named_body, new_version, pick, push_version, required_value, Vault,
 };
 use crate::reply::Reply;
 
@@ -49,19 +49,13 @@ impl Vault<'_> {
     }
 
     pub(super) fn set_secret(&mut self, name: &str, body: &[u8]) -> Reply {
-        if !valid_name(name) {
-            return bad_name("secret", name);
-        }
-        let body = match parse(body) {
+        let body = match named_body("secret", name, body) {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let Some(value) = body.get("value").and_then(Json::as_str) else {
-            return error(
-                400,
-                "BadParameter",
-                "The secret's value is required (property 'value').",
-            );
+        let value = match required_value("secret", &body) {
+            Ok(v) => v,
+            Err(r) => return r,
         };
         if self
             .data

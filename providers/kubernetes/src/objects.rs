@@ -448,7 +448,11 @@ fn is_retryable(e: &kube::Error) -> bool {
     // resourceVersion); AlreadyExists and field-manager conflicts are also 409 but not races.
     if let kube::Error::Api(status) = e {
         if status.code == 409 {
-            return status.reason == "Conflict" && !status.message.starts_with("Apply failed");
+            let field_managers = status
+                .details
+                .as_ref()
+                .is_some_and(|d| d.causes.iter().any(|c| c.reason == "FieldManagerConflict"));
+            return status.reason == "Conflict" && !field_managers;
         }
     }
     match status_code(e) {
@@ -507,6 +511,44 @@ fn project_value(live: &Json, desired: &Json) -> Json {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn api_error(code: u16, reason: &str, causes: &[&str]) -> kube::Error {
+        let details = kube::core::response::StatusDetails {
+            name: "x".into(),
+            group: String::new(),
+            kind: "configmaps".into(),
+            uid: String::new(),
+            causes: causes
+                .iter()
+                .map(|reason| kube::core::response::StatusCause {
+                    reason: reason.to_string(),
+                    message: String::new(),
+                    field: String::new(),
+                })
+                .collect(),
+            retry_after_seconds: 0,
+        };
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            reason: reason.into(),
+            details: Some(details),
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn races_and_server_trouble_are_retried_field_manager_conflicts_are_not() {
+        assert!(is_retryable(&api_error(409, "Conflict", &[])));
+        assert!(is_retryable(&api_error(503, "ServiceUnavailable", &[])));
+        assert!(is_retryable(&api_error(429, "TooManyRequests", &[])));
+        assert!(!is_retryable(&api_error(409, "AlreadyExists", &[])));
+        assert!(!is_retryable(&api_error(
+            409,
+            "Conflict",
+            &["FieldManagerConflict"]
+        )));
+        assert!(!is_retryable(&api_error(404, "NotFound", &[])));
+    }
 
     /// A scripted API server on loopback (plain HTTP): serves `v1` ConfigMaps `c1`, `c2`
     /// and `example.com/v1` Widget `w1` in namespace `a`; `missing.io/v1` is not served.

@@ -14,6 +14,8 @@
 //!
 //! The service is reached over its REST API with Shared Key or bearer-token authorization.
 
+#[cfg(test)]
+mod azurite;
 mod blobs;
 mod http;
 mod lease;

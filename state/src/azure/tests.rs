@@ -1,42 +1,11 @@
 //! The backend against Azurite, the Azure Storage emulator, started through the project's
 //! own script (scripts/azurite.sh installs it with npm on first use).
 
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::*;
 use crate::document::tests::instance;
 use crate::journal::JournalEntry;
-
-/// The endpoint of the running emulator, started once per test process.
-fn azurite() -> Option<&'static str> {
-    static ENDPOINT: OnceLock<Option<String>> = OnceLock::new();
-    let endpoint = ENDPOINT.get_or_init(|| {
-        let has = |tool: &str| {
-            Command::new(tool)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !has("node") || !has("npm") {
-            eprintln!("SKIPPED: node and npm are needed to run Azurite (scripts/azurite.sh)");
-            return None;
-        }
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/azurite.sh");
-        let output = Command::new("bash")
-            .args([script, "start"])
-            .output()
-            .expect("run scripts/azurite.sh");
-        assert!(
-            output.status.success(),
-            "scripts/azurite.sh start failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Some(String::from_utf8_lossy(&output.stdout).trim().to_string())
-    });
-    endpoint.as_deref()
-}
 
 /// A configuration for a fresh container (so tests never share state).
 fn config(lease_seconds: u32) -> Option<AzureBlobConfig> {
@@ -45,7 +14,7 @@ fn config(lease_seconds: u32) -> Option<AzureBlobConfig> {
         account: DEVELOPMENT_ACCOUNT.to_string(),
         container,
         key: "env/prod.mesh-state".to_string(),
-        endpoint: azurite()?.to_string(),
+        endpoint: super::azurite::endpoint()?.to_string(),
         credential: BlobCredential::SharedKey(DEVELOPMENT_ACCOUNT_KEY.to_string()),
         lease_seconds,
         keep_snapshots: 3,
